@@ -1,0 +1,136 @@
+/**
+ * onnxruntime-node backend (CPU execution provider).
+ * @internal
+ */
+import type * as OrtTypes from 'onnxruntime-node';
+
+import { detectContract, expectElements, type ModelContract, type ValueInfo } from '../contract';
+import { BackendUnavailableError, InferenceError, ModelLoadError } from '../errors';
+import type { TensorData } from '../native';
+import type { ContractSpec } from '../registry';
+import type { BackendStatus, ContractKind } from '../types';
+import type { InferenceBackend, ModelOutputs } from './types';
+
+type Ort = typeof OrtTypes;
+let ort: Ort | undefined;
+let ortError: Error | undefined;
+
+function loadOrt(): Ort {
+  if (ort) return ort;
+  if (ortError) throw ortError;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    ort = require('onnxruntime-node') as Ort;
+    return ort;
+  } catch (cause) {
+    ortError = new BackendUnavailableError(`onnxruntime backend is not available: ${(cause as Error).message}`, { cause });
+    throw ortError;
+  }
+}
+
+/** Whether onnxruntime-node can be loaded here. */
+export function onnxruntimeStatus(): BackendStatus {
+  try {
+    const o = loadOrt();
+    return { available: true, reason: `onnxruntime ${o.env.versions?.node ?? ''} (CPU execution provider)`.trim() };
+  } catch (e) {
+    return { available: false, reason: (e as Error).message };
+  }
+}
+
+function valueInfos(meta: readonly OrtTypes.InferenceSession.ValueMetadata[]): ValueInfo[] {
+  return meta.map((m) =>
+    m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: 'non-tensor', shape: [] },
+  );
+}
+
+/** Uint16 view of float16 data, whatever array type onnxruntime returned. */
+function asTensorData(data: unknown, name: string): TensorData {
+  if (data instanceof Float32Array || data instanceof Uint16Array) return data;
+  if (ArrayBuffer.isView(data) && (data as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT === 2) {
+    return new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
+  }
+  throw new InferenceError(`model output '${name}' has an unsupported data type`);
+}
+
+class OnnxRuntimeBackend implements InferenceBackend {
+  readonly name = 'onnxruntime' as const;
+  readonly description: string;
+  #session: OrtTypes.InferenceSession | undefined;
+  #ort: Ort;
+  #fetches: string[];
+
+  constructor(o: Ort, session: OrtTypes.InferenceSession, readonly contract: ModelContract) {
+    this.#ort = o;
+    this.#session = session;
+    this.description = `onnxruntime ${o.env.versions?.node ?? ''}, CPU execution provider`;
+    const out = contract.outputs;
+    this.#fetches = [out.depth, out.normal, out.confidence].filter((n): n is string => !!n);
+  }
+
+  async run(tensor: TensorData, height: number, width: number): Promise<ModelOutputs> {
+    const session = this.#session;
+    if (!session) throw new InferenceError('the onnxruntime session has been released');
+    const c = this.contract;
+    const input = new this.#ort.Tensor(c.inputType, tensor, [1, 3, height, width]);
+    let result: OrtTypes.InferenceSession.ReturnType;
+    try {
+      result = await session.run({ [c.input]: input }, this.#fetches);
+    } catch (cause) {
+      throw new InferenceError(`onnxruntime failed to run the model: ${(cause as Error).message}`, { cause });
+    }
+    const plane = height * width;
+    const depthT = result[c.outputs.depth] as OrtTypes.Tensor;
+    expectElements(c.outputs.depth, depthT.dims, [1], height, width);
+    const out: ModelOutputs = { dtype: depthT.type === 'float16' ? 'float16' : 'float32', depth: asTensorData(depthT.data, c.outputs.depth) };
+    if (c.outputs.normal) {
+      const n = result[c.outputs.normal] as OrtTypes.Tensor;
+      const channels = expectElements(c.outputs.normal, n.dims, [3, 4], height, width);
+      out.normals = asTensorData(n.data, c.outputs.normal);
+      out.normalPlaneStride = plane;
+      if (c.outputs.confidence) {
+        const k = result[c.outputs.confidence] as OrtTypes.Tensor;
+        expectElements(c.outputs.confidence, k.dims, [1], height, width);
+        out.confidence = asTensorData(k.data, c.outputs.confidence);
+      } else if (channels === 4) {
+        out.confidence = out.normals.subarray(3 * plane, 4 * plane);
+      }
+      if (out.normals.constructor !== out.depth.constructor || (out.confidence && out.confidence.constructor !== out.depth.constructor)) {
+        throw new InferenceError('model outputs mix float16 and float32; metric3d-trt needs one element type');
+      }
+    }
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    const s = this.#session;
+    this.#session = undefined;
+    if (s) await s.release();
+  }
+}
+
+/** Opens an ONNX file with onnxruntime-node and detects its contract. */
+export async function createOnnxRuntimeBackend(
+  path: string,
+  specs: Record<ContractKind, ContractSpec>,
+  threads: number | undefined,
+): Promise<InferenceBackend> {
+  const o = loadOrt();
+  let session: OrtTypes.InferenceSession;
+  try {
+    session = await o.InferenceSession.create(path, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      ...(threads ? { intraOpNumThreads: threads } : {}),
+    });
+  } catch (cause) {
+    throw new ModelLoadError(`cannot load ${path} as an ONNX model: ${(cause as Error).message}`, { cause });
+  }
+  try {
+    const contract = detectContract(valueInfos(session.inputMetadata), valueInfos(session.outputMetadata), specs);
+    return new OnnxRuntimeBackend(o, session, contract);
+  } catch (e) {
+    await session.release().catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Detection of a Metric3D v2 ONNX contract from the graph's inputs and outputs,
+ * cross-checked against the registry (pipeline.md section 2).
+ * @module
+ */
+import { ModelContractError } from './errors';
+import type { ContractSpec, RegistryEntry } from './registry';
+import type { ContractKind } from './types';
+
+/** One graph input or output as the backend reports it. */
+export interface ValueInfo {
+  name: string;
+  /** Element type, e.g. 'float32', 'float16'. */
+  type: string;
+  /** Dimensions; strings or negative numbers are dynamic. */
+  shape: ReadonlyArray<number | string>;
+}
+
+/** The contract of a loaded graph. */
+export interface ModelContract {
+  kind: ContractKind;
+  input: string;
+  inputType: 'float32' | 'float16';
+  /** The graph normalises internally: raw 0..255 input, pad colour = mean colour. */
+  normaliseInGraph: boolean;
+  /** Height and width can be chosen at run time. */
+  dynamicSize: boolean;
+  /** [height, width] of the graph input when fixed. */
+  fixedSize?: [number, number];
+  outputs: { depth: string; normal?: string; confidence?: string };
+}
+
+const PATCH = 14;
+
+function isStatic(d: number | string | undefined): d is number {
+  return typeof d === 'number' && d > 0;
+}
+
+function describeGraph(inputs: readonly ValueInfo[], outputs: readonly ValueInfo[]): string {
+  const f = (v: ValueInfo) => `${v.name}: ${v.type}[${v.shape.join(', ')}]`;
+  return `inputs {${inputs.map(f).join('; ')}} outputs {${outputs.map(f).join('; ')}}`;
+}
+
+/** Detects the contract of a graph, or throws ModelContractError saying why it fits neither. */
+export function detectContract(
+  inputs: readonly ValueInfo[],
+  outputs: readonly ValueInfo[],
+  specs: Record<ContractKind, ContractSpec>,
+): ModelContract {
+  const graph = describeGraph(inputs, outputs);
+  const fail = (why: string): never => {
+    throw new ModelContractError(
+      `the ONNX graph fits neither Metric3D v2 contract (upstream: '${specs.upstream.input}' -> '${specs.upstream.outputs.depth}'; ` +
+        `community: '${specs.community.input}' -> depth, normal, confidence): ${why}. Graph: ${graph}`,
+    );
+  };
+  if (inputs.length !== 1) fail(`expected exactly one input, found ${inputs.length}`);
+  const input = inputs[0];
+  const kind: ContractKind | undefined =
+    input.name === specs.upstream.input ? 'upstream' : input.name === specs.community.input ? 'community' : undefined;
+  if (!kind) fail(`unknown input name '${input.name}'`);
+  const spec = specs[kind!];
+  if (input.type !== 'float32' && input.type !== 'float16') fail(`input type ${input.type} is not float32 or float16`);
+  const s = input.shape;
+  if (s.length !== 4) fail(`input rank ${s.length}, expected 4 (NCHW)`);
+  if (isStatic(s[0]) && s[0] !== 1) fail(`batch dimension ${s[0]}, expected 1`);
+  if (s[1] !== 3) fail(`channel dimension ${String(s[1])}, expected 3`);
+  const fixed = isStatic(s[2]) && isStatic(s[3]);
+  if (!fixed && (isStatic(s[2]) || isStatic(s[3]))) fail('input height and width must both be fixed or both dynamic');
+
+  const names = outputs.map((o) => o.name);
+  let depth: string | undefined;
+  let normal: string | undefined;
+  let confidence: string | undefined;
+  if (kind === 'upstream') {
+    depth = names.includes(spec.outputs.depth) ? spec.outputs.depth : undefined;
+    if (!depth) fail(`output '${spec.outputs.depth}' is missing`);
+  } else {
+    // Community exports: read the names from the graph; fall back on the usual words.
+    const has = (n?: string) => (n && names.includes(n) ? n : undefined);
+    depth = has(spec.outputs.depth) ?? names.find((n) => /depth/i.test(n));
+    confidence = has(spec.outputs.confidence) ?? names.find((n) => /conf/i.test(n));
+    normal = has(spec.outputs.normal) ?? names.find((n) => /normal/i.test(n) && n !== confidence);
+    if (!depth) fail('no depth output');
+    if (!normal) fail('no normal output');
+  }
+  for (const name of [depth, normal, confidence]) {
+    if (!name) continue;
+    const o = outputs.find((v) => v.name === name)!;
+    if (o.type !== 'float32' && o.type !== 'float16') fail(`output '${name}' has type ${o.type}`);
+  }
+  return {
+    kind: kind!,
+    input: input.name,
+    inputType: input.type as 'float32' | 'float16',
+    normaliseInGraph: spec.normaliseInGraph,
+    dynamicSize: !fixed,
+    fixedSize: fixed ? [s[2] as number, s[3] as number] : undefined,
+    outputs: { depth: depth!, normal, confidence },
+  };
+}
+
+/** Checks a detected contract against a registry entry or an explicitly expected kind. */
+export function crossCheck(contract: ModelContract, expected: { entry?: RegistryEntry; kind?: ContractKind; label: string }): void {
+  const want = expected.kind ?? expected.entry?.contract;
+  if (want && want !== contract.kind) {
+    throw new ModelContractError(
+      `${expected.label} should have the ${want} contract, but its graph has the ${contract.kind} contract (input '${contract.input}')`,
+    );
+  }
+  const size = expected.entry?.inputSize;
+  if (size && contract.fixedSize && (contract.fixedSize[0] !== size[0] || contract.fixedSize[1] !== size[1])) {
+    throw new ModelContractError(
+      `${expected.label} should take ${size[0]}x${size[1]} input, but its graph is fixed at ${contract.fixedSize[0]}x${contract.fixedSize[1]}`,
+    );
+  }
+}
+
+/** Chooses the model input [height, width]: the graph's fixed size, else the requested or default size. */
+export function chooseInputSize(contract: ModelContract, requested: [number, number] | undefined, fallback: [number, number]): [number, number] {
+  if (contract.fixedSize) {
+    if (requested && (requested[0] !== contract.fixedSize[0] || requested[1] !== contract.fixedSize[1])) {
+      throw new ModelContractError(
+        `inputSize ${requested[0]}x${requested[1]} was requested but the graph is fixed at ${contract.fixedSize[0]}x${contract.fixedSize[1]}`,
+      );
+    }
+    return contract.fixedSize;
+  }
+  const size = requested ?? fallback;
+  if (size[0] % PATCH !== 0 || size[1] % PATCH !== 0) {
+    throw new ModelContractError(`inputSize ${size[0]}x${size[1]} must be multiples of ${PATCH} (ViT patch size)`);
+  }
+  return size;
+}
+
+/** Checks the element count of one model output against the input size. */
+export function expectElements(name: string, dims: readonly number[], perPixel: number[], h: number, w: number): number {
+  const n = dims.reduce((a, b) => a * b, 1);
+  const plane = h * w;
+  const channels = n / plane;
+  if (!Number.isInteger(channels) || !perPixel.includes(channels)) {
+    throw new ModelContractError(
+      `model output '${name}' has shape [${dims.join(', ')}]; expected ${perPixel.join(' or ')} channel(s) of ${h}x${w}`,
+    );
+  }
+  return channels;
+}

@@ -1,0 +1,143 @@
+/**
+ * Error classes. Every error the library raises is a {@link Metric3DError} with a
+ * stable string `code`; native code throws the same classes.
+ *
+ * @example
+ * ```ts
+ * try { await m.predict(buf); }
+ * catch (e) { if (e instanceof IntrinsicsError) console.error(e.code, e.message); }
+ * ```
+ * @module
+ */
+
+/** Stable error codes, one per error class. */
+export const ErrorCode = {
+  INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  DECODE: 'ERR_DECODE',
+  INTRINSICS: 'ERR_INTRINSICS',
+  CHANNELS: 'ERR_CHANNELS',
+  IMAGE_TOO_LARGE: 'ERR_IMAGE_TOO_LARGE',
+  MODEL_LOAD: 'ERR_MODEL_LOAD',
+  MODEL_CONTRACT: 'ERR_MODEL_CONTRACT',
+  BACKEND_UNAVAILABLE: 'ERR_BACKEND_UNAVAILABLE',
+  DISPOSED: 'ERR_DISPOSED',
+  NONFINITE_OUTPUT: 'ERR_NONFINITE_OUTPUT',
+  INFERENCE: 'ERR_INFERENCE',
+  OUT_OF_MEMORY: 'ERR_OUT_OF_MEMORY',
+  NATIVE: 'ERR_NATIVE',
+} as const;
+
+/** One of the values of {@link ErrorCode}. */
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Base class of every error raised by metric3d-trt. */
+export class Metric3DError extends Error {
+  /** Stable machine-readable code, e.g. `'ERR_DECODE'`. */
+  readonly code: ErrorCodeValue;
+  constructor(code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** An argument has the wrong type or value. */
+export class InvalidArgumentError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.INVALID_ARGUMENT, message, options);
+  }
+}
+/** The image bytes could not be decoded (corrupt, truncated or unsupported format). */
+export class DecodeError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.DECODE, message, options);
+  }
+}
+/** Intrinsics are missing, non-finite, zero or negative. */
+export class IntrinsicsError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.INTRINSICS, message, options);
+  }
+}
+/** Raw pixels have a channel count other than 1, 3 or 4. */
+export class ChannelsError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.CHANNELS, message, options);
+  }
+}
+/** The image exceeds the configured pixel limit (decompression-bomb guard). */
+export class ImageTooLargeError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.IMAGE_TOO_LARGE, message, options);
+  }
+}
+/** The model file is missing or is not a loadable ONNX graph. */
+export class ModelLoadError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.MODEL_LOAD, message, options);
+  }
+}
+/** The ONNX graph does not match a known Metric3D v2 contract or its registry entry. */
+export class ModelContractError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.MODEL_CONTRACT, message, options);
+  }
+}
+/** The requested inference backend cannot run on this machine; the message says why. */
+export class BackendUnavailableError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.BACKEND_UNAVAILABLE, message, options);
+  }
+}
+/** The instance was disposed. */
+export class DisposedError extends Metric3DError {
+  constructor(message = 'this Metric3D instance has been disposed', options?: { cause?: unknown }) {
+    super(ErrorCode.DISPOSED, message, options);
+  }
+}
+/** The model produced NaN or Inf values. */
+export class NonFiniteOutputError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.NONFINITE_OUTPUT, message, options);
+  }
+}
+/** The inference backend failed while running the model. */
+export class InferenceError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.INFERENCE, message, options);
+  }
+}
+/** A native allocation failed. */
+export class OutOfMemoryError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.OUT_OF_MEMORY, message, options);
+  }
+}
+/** An unexpected failure inside the native library. */
+export class NativeError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.NATIVE, message, options);
+  }
+}
+
+const byCode: Record<string, new (message: string, options?: { cause?: unknown }) => Metric3DError> = {
+  [ErrorCode.INVALID_ARGUMENT]: InvalidArgumentError,
+  [ErrorCode.DECODE]: DecodeError,
+  [ErrorCode.INTRINSICS]: IntrinsicsError,
+  [ErrorCode.CHANNELS]: ChannelsError,
+  [ErrorCode.IMAGE_TOO_LARGE]: ImageTooLargeError,
+  [ErrorCode.MODEL_LOAD]: ModelLoadError,
+  [ErrorCode.MODEL_CONTRACT]: ModelContractError,
+  [ErrorCode.BACKEND_UNAVAILABLE]: BackendUnavailableError,
+  [ErrorCode.DISPOSED]: DisposedError,
+  [ErrorCode.NONFINITE_OUTPUT]: NonFiniteOutputError,
+  [ErrorCode.INFERENCE]: InferenceError,
+  [ErrorCode.OUT_OF_MEMORY]: OutOfMemoryError,
+  [ErrorCode.NATIVE]: NativeError,
+};
+
+/** Builds the error class registered for `code` (used by the native binding). */
+export function errorFromCode(code: string, message: string): Metric3DError {
+  const Ctor = byCode[code] ?? NativeError;
+  return new Ctor(message);
+}

@@ -1,0 +1,19 @@
+/**
+ * metric3d-trt: metric depth, surface normals and point clouds from one photo with
+ * Metric3D v2, in process.
+ *
+ * @example
+ * ```ts
+ * import { Metric3D } from 'metric3d-trt';
+ * const m = await Metric3D.load({ model: 'demo' });
+ * const r = await m.predict('photo.jpg', { intrinsics: { fx: 700, fy: 700, cx: 320, cy: 240 } });
+ * ```
+ * @packageDocumentation
+ */
+export { Metric3D, metricScale, type ModelInfo } from './metric3d';
+export * from './errors';
+export type * from './types';
+export { registry, resolveModel, modelPath, type Registry, type RegistryEntry, type ContractSpec } from './registry';
+export { detectContract, type ModelContract, type ValueInfo } from './contract';
+export { intrinsicsFromFov, intrinsicsFrom35mm, DEFAULT_FOV_DEGREES } from './intrinsics';
+export { defaultCacheDir } from './paths';

@@ -1,0 +1,106 @@
+/**
+ * Image input: encoded bytes or a file decoded with sharp (EXIF orientation
+ * applied), or caller-supplied raw pixels.
+ * @internal
+ */
+import sharp from 'sharp';
+
+import { ChannelsError, DecodeError, ImageTooLargeError, InvalidArgumentError } from './errors';
+import type { NativeImage } from './native';
+import type { ImageInput, RawImage } from './types';
+import { describe, isPlainObject } from './validate';
+
+/** A decoded image plus what EXIF said about the camera. */
+export interface DecodedImage {
+  image: NativeImage;
+  /** 35 mm-equivalent focal length from EXIF, if present. */
+  focal35mm?: number;
+}
+
+function isRawImage(v: unknown): v is RawImage {
+  return isPlainObject(v) && 'data' in v && 'width' in v && 'height' in v;
+}
+
+function rawImage(raw: RawImage, maxPixels: number): DecodedImage {
+  const { data, width, height, channels } = raw;
+  if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`expected a Uint8Array for image.data, got ${describe(data)}`);
+  for (const [k, v] of [['width', width], ['height', height]] as const) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+      throw new InvalidArgumentError(`expected a positive integer for image.${k}, got ${describe(v)}`);
+    }
+  }
+  if (channels !== 1 && channels !== 3 && channels !== 4) {
+    throw new ChannelsError(`unsupported channel count ${describe(channels)} (expected 1 grey, 3 RGB/BGR or 4 RGBA/BGRA)`);
+  }
+  if (width * height > maxPixels) {
+    throw new ImageTooLargeError(`image ${width}x${height} exceeds the limit of ${maxPixels} pixels`);
+  }
+  const order = raw.order ?? 'rgb';
+  if (order !== 'rgb' && order !== 'bgr') throw new InvalidArgumentError(`expected 'rgb' or 'bgr' for image.order, got ${describe(order)}`);
+  const stride = raw.stride ?? width * channels;
+  if (!Number.isInteger(stride) || stride < width * channels) {
+    throw new InvalidArgumentError(`expected an integer >= ${width * channels} for image.stride, got ${describe(raw.stride)}`);
+  }
+  const need = stride * (height - 1) + width * channels;
+  if (data.length < need) {
+    throw new InvalidArgumentError(`image.data holds ${data.length} bytes but ${width}x${height}x${channels} needs ${need}`);
+  }
+  return { image: { pixels: data, width, height, channels, order, stride } };
+}
+
+interface ExifTags {
+  Photo?: { FocalLengthIn35mmFilm?: number };
+  Image?: { FocalLengthIn35mmFilm?: number };
+}
+
+async function focalFromExif(exif: Buffer | undefined): Promise<number | undefined> {
+  if (!exif) return undefined;
+  try {
+    const { default: exifReader } = (await import('exif-reader')) as unknown as {
+      default: (b: Buffer) => ExifTags;
+    };
+    const tags = exifReader(exif);
+    const f = tags.Photo?.FocalLengthIn35mmFilm ?? tags.Image?.FocalLengthIn35mmFilm;
+    return typeof f === 'number' && Number.isFinite(f) && f > 0 ? f : undefined;
+  } catch {
+    return undefined; // unreadable EXIF is not an image error: fall back to the default field of view
+  }
+}
+
+/** Decodes any supported input into 8-bit interleaved pixels. */
+export async function decodeImage(input: ImageInput, maxPixels: number): Promise<DecodedImage> {
+  if (isRawImage(input)) return rawImage(input, maxPixels);
+  const isPath = typeof input === 'string';
+  if (!isPath && !(input instanceof Uint8Array)) {
+    throw new InvalidArgumentError(`expected an encoded image Buffer, a file path or raw pixels for input, got ${describe(input)}`);
+  }
+  if (!isPath && input.length === 0) throw new DecodeError('the image buffer is empty');
+  const source = isPath ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const what = isPath ? `image file ${input}` : `image buffer (${input.length} bytes)`;
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(source, { limitInputPixels: false }).metadata();
+  } catch (cause) {
+    throw new DecodeError(`cannot decode ${what}: ${(cause as Error).message}`, { cause });
+  }
+  if (!meta.width || !meta.height) throw new DecodeError(`cannot decode ${what}: no image dimensions`);
+  if (meta.width * meta.height > maxPixels) {
+    throw new ImageTooLargeError(`${what} is ${meta.width}x${meta.height}, over the limit of ${maxPixels} pixels`);
+  }
+  try {
+    const { data, info } = await sharp(source, { limitInputPixels: maxPixels, failOn: 'error', sequentialRead: true })
+      .rotate()
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
+      throw new Error(`unexpected decoded layout ${info.width}x${info.height}x${info.channels}`);
+    }
+    const image: NativeImage = { pixels: data, width: info.width, height: info.height, channels: 3, order: 'rgb' };
+    return { image, focal35mm: await focalFromExif(meta.exif) };
+  } catch (cause) {
+    if (cause instanceof ImageTooLargeError) throw cause;
+    throw new DecodeError(`cannot decode ${what}: ${(cause as Error).message}`, { cause });
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Loader and typed surface of the native addon (`metric3d.node`).
+ * @internal
+ */
+import { errorFromCode, NativeError } from './errors';
+import { packageRoot } from './paths';
+
+/** Letterbox geometry of pipeline.md section 1. */
+export interface Letterbox {
+  srcWidth: number;
+  srcHeight: number;
+  inputWidth: number;
+  inputHeight: number;
+  /** s = min(Hi / H, Wi / W) */
+  scale: number;
+  /** resized content width w = floor(W * s) */
+  width: number;
+  /** resized content height h = floor(H * s) */
+  height: number;
+  padTop: number;
+  padBottom: number;
+  padLeft: number;
+  padRight: number;
+}
+
+export interface NativeImage {
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+  order: 'rgb' | 'bgr';
+  stride?: number;
+}
+
+export type TensorDType = 'float32' | 'float16';
+export type TensorData = Float32Array | Uint16Array;
+
+export interface NativeBinding {
+  readonly version: string;
+  setErrorFactory(factory: (code: string, message: string) => Error): void;
+  letterbox(srcHeight: number, srcWidth: number, inputHeight: number, inputWidth: number): Letterbox;
+  setNumThreads(n: number): void;
+  numThreads(): number;
+  preprocess(req: {
+    image: NativeImage;
+    inputHeight: number;
+    inputWidth: number;
+    normaliseInGraph: boolean;
+    dtype: TensorDType;
+    maxPixels: number;
+    out?: TensorData;
+  }): Promise<{ tensor: TensorData; letterbox: Letterbox }>;
+  postprocess(req: {
+    letterbox: Letterbox;
+    metricScale: number;
+    minDepth: number;
+    maxDepth: number;
+    dtype: TensorDType;
+    depth: TensorData;
+    normals?: TensorData;
+    normalPlaneStride?: number;
+    confidence?: TensorData;
+    outDepth?: Float32Array;
+  }): Promise<{ depth: Float32Array; normals?: Float32Array; confidence?: Float32Array }>;
+  backproject(req: {
+    depth: Float32Array;
+    width: number;
+    height: number;
+    intrinsics: { fx: number; fy: number; cx: number; cy: number };
+    minDepth: number;
+    maxDepth: number;
+    organised: boolean;
+    image?: NativeImage;
+    normals?: Float32Array;
+    outPoints?: Float32Array;
+  }): Promise<{
+    organised: boolean;
+    count: number;
+    points: Float32Array;
+    colours?: Uint8Array;
+    normals?: Float32Array;
+    indices?: Uint32Array;
+  }>;
+}
+
+let binding: NativeBinding | undefined;
+let loadError: Error | undefined;
+
+/** Loads the addon once: a prebuild from prebuilds/ or a local build from build/. */
+export function native(): NativeBinding {
+  if (binding) return binding;
+  if (loadError) throw loadError;
+  const root = packageRoot();
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require('node-gyp-build') as (dir: string) => NativeBinding;
+    const b = load(root);
+    b.setErrorFactory(errorFromCode);
+    binding = b;
+    return b;
+  } catch (cause) {
+    loadError = new NativeError(
+      `metric3d-trt: the native addon could not be loaded for ${process.platform}-${process.arch}, ` +
+        `Node ${process.versions.node} (N-API ${process.versions.napi}).\n` +
+        `  reason: ${(cause as Error)?.message ?? String(cause)}\n` +
+        `  fix: build it from the package folder with \`npm run build:native\` (needs CMake >= 3.18 and a C++17 compiler),\n` +
+        `       or install a version that ships a prebuilt binary for this platform.`,
+      { cause },
+    );
+    throw loadError;
+  }
+}

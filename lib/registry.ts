@@ -1,0 +1,87 @@
+/**
+ * The model registry (`models/registry.json`): names, download URLs, checksums,
+ * contracts and input sizes of the known Metric3D v2 ONNX files.
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+
+import { InvalidArgumentError, ModelLoadError } from './errors';
+import { defaultCacheDir, packageRoot } from './paths';
+import type { ContractKind } from './types';
+
+/** Names and meanings of a contract's tensors. */
+export interface ContractSpec {
+  input: string;
+  normaliseInGraph: boolean;
+  outputs: { depth: string; normal?: string; confidence?: string };
+  dynamicSize: boolean;
+}
+
+/** One model of the registry. */
+export interface RegistryEntry {
+  description: string;
+  bundled?: boolean;
+  url?: string | null;
+  externalData?: string[];
+  /** Path relative to `models/` (bundled) or to `<cacheDir>/models/`. */
+  file: string;
+  sha256?: string | null;
+  size?: number | null;
+  contract: ContractKind;
+  inputSize: [number, number];
+  licence: string;
+}
+
+export interface Registry {
+  schema: number;
+  default: string;
+  contracts: Record<ContractKind, ContractSpec>;
+  models: Record<string, RegistryEntry>;
+}
+
+let cached: Registry | undefined;
+
+/** The registry shipped with the package. */
+export function registry(): Registry {
+  if (!cached) cached = JSON.parse(readFileSync(join(packageRoot(), 'models', 'registry.json'), 'utf8')) as Registry;
+  return cached;
+}
+
+/** A model reference resolved to a file on disk. */
+export interface ResolvedModel {
+  /** Registry name, or undefined for a model given by path. */
+  name?: string;
+  path: string;
+  entry?: RegistryEntry;
+}
+
+/** Where a registry model lives on disk (it may not exist yet). */
+export function modelPath(name: string, cacheDir = defaultCacheDir()): string {
+  const entry = registry().models[name];
+  if (!entry) throw new InvalidArgumentError(`unknown model '${name}'; known: ${Object.keys(registry().models).join(', ')}`);
+  return entry.bundled ? join(packageRoot(), 'models', entry.file) : join(cacheDir, 'models', entry.file);
+}
+
+/** Resolves a registry name or a file path, checking that the file exists. */
+export function resolveModel(model: string, cacheDir = defaultCacheDir()): ResolvedModel {
+  const reg = registry();
+  const entry = Object.prototype.hasOwnProperty.call(reg.models, model) ? reg.models[model] : undefined;
+  if (entry) {
+    const path = modelPath(model, cacheDir);
+    if (!existsSync(path)) {
+      const how = entry.url
+        ? `Download ${entry.url}${entry.sha256 ? ` (sha256 ${entry.sha256})` : ''} to that path`
+        : 'Export it as its registry description says and place it at that path';
+      throw new ModelLoadError(`model '${model}' is not available: ${path} does not exist. ${how}, or pass model: '/path/to/model.onnx'.`);
+    }
+    return { name: model, path, entry };
+  }
+  const looksLikePath = model.endsWith('.onnx') || model.includes('/') || model.includes('\\') || isAbsolute(model);
+  if (!looksLikePath) {
+    throw new ModelLoadError(`unknown model '${model}': not a registry name (${Object.keys(reg.models).join(', ')}) and not an .onnx path`);
+  }
+  const path = resolve(model);
+  if (!existsSync(path)) throw new ModelLoadError(`model file ${path} does not exist`);
+  return { path };
+}

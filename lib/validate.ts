@@ -1,0 +1,48 @@
+import { InvalidArgumentError } from './errors';
+
+/** Describes a value for error messages: `"abc"`, `-1`, `an object`, ... */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 57) + '...' : value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of ${value.byteLength} bytes`;
+  return `a ${typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value}`;
+}
+
+/** Throws InvalidArgumentError: "expected X for Y, got Z". */
+export function invalid(what: string, name: string, got: unknown): never {
+  throw new InvalidArgumentError(`expected ${what} for ${name}, got ${describe(got)}`);
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
+}
+
+export function optionalObject(v: unknown, name: string): Record<string, unknown> {
+  if (v === undefined) return {};
+  if (!isPlainObject(v)) invalid('an object', name, v);
+  return v;
+}
+
+export function finiteNumber(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) invalid('a finite number', name, v);
+  return v;
+}
+
+export function integerIn(v: unknown, name: string, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) invalid(`an integer in [${lo}, ${hi}]`, name, v);
+  return v;
+}
+
+export function oneOf<T extends string>(v: unknown, name: string, options: readonly T[]): T {
+  if (typeof v !== 'string' || !options.includes(v as T)) invalid(`one of ${options.map((o) => `'${o}'`).join(', ')}`, name, v);
+  return v as T;
+}
+
+export function booleanOr(v: unknown, name: string, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') invalid('a boolean', name, v);
+  return v;
+}

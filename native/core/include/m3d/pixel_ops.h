@@ -1,0 +1,298 @@
+// Per-element arithmetic of every pipeline step (pipeline.md sections 1, 3, 4, 5).
+//
+// Each function here is the single definition of one step's maths. The CPU loops in
+// src/*.cpp and the CUDA kernels in src/cuda/*.cu call these same functions, so the
+// CPU tests execute exactly the arithmetic the GPU runs; only launch and indexing
+// glue differs between the two paths.
+#pragma once
+
+#include <math.h>
+
+#include <cstring>
+
+#include "m3d/hd.h"
+
+namespace m3d {
+
+// ---------------------------------------------------------------------------------
+// Bit helpers
+
+M3D_HD uint32_t float_to_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+#endif
+}
+
+M3D_HD float bits_to_float(uint32_t u) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+#endif
+}
+
+// True for every value except +-Inf and NaN; independent of fast-math settings.
+M3D_HD bool is_finite(float f) { return (float_to_bits(f) & 0x7f800000u) != 0x7f800000u; }
+
+// IEEE 754 binary16 from binary32, round to nearest even (as __float2half_rn).
+M3D_HD uint16_t float_to_half(float f) {
+  const uint32_t x = float_to_bits(f);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  uint32_t mant = x & 0x007fffffu;
+  const int exp = static_cast<int>((x >> 23) & 0xffu);
+  if (exp == 0xff) return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x0200u : 0u));
+  const int e = exp - 127 + 15;
+  if (e >= 0x1f) return static_cast<uint16_t>(sign | 0x7c00u);
+  if (e <= 0) {
+    if (e < -10) return static_cast<uint16_t>(sign);
+    mant |= 0x00800000u;
+    const int shift = 14 - e;
+    uint32_t h = mant >> shift;
+    const uint32_t rem = mant & ((1u << shift) - 1u);
+    const uint32_t half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (h & 1u))) ++h;
+    return static_cast<uint16_t>(sign | h);
+  }
+  uint32_t h = sign | (static_cast<uint32_t>(e) << 10) | (mant >> 13);
+  const uint32_t rem = mant & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
+  return static_cast<uint16_t>(h);
+}
+
+M3D_HD float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  const uint32_t mant = h & 0x3ffu;
+  if (exp == 0) {
+    const float v = static_cast<float>(mant) * 5.9604644775390625e-8f;  // 2^-24
+    return sign ? -v : v;
+  }
+  if (exp == 31) return bits_to_float(sign | 0x7f800000u | (mant << 13));
+  return bits_to_float(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+// Element loads for float32 or float16 (stored as raw uint16_t bits) model tensors.
+M3D_HD float load_element(const float* p, size_t i) { return p[i]; }
+M3D_HD float load_element(const uint16_t* p, size_t i) { return half_to_float(p[i]); }
+M3D_HD void store_element(float* p, size_t i, float v) { p[i] = v; }
+M3D_HD void store_element(uint16_t* p, size_t i, float v) { p[i] = float_to_half(v); }
+
+// ---------------------------------------------------------------------------------
+// Step 1: OpenCV INTER_LINEAR sampling (source index and weight for one output index)
+
+struct CvTap {
+  int i0;      // first source index
+  int i1;      // second source index (== i0 at the borders)
+  float frac;  // weight of i1; weight of i0 is 1 - frac
+};
+
+// `scale` = source size / destination size (double, as cv::resize computes it).
+M3D_HD CvTap cv_linear_tap(int dst, double scale, int srcSize) {
+  const float f = static_cast<float>((static_cast<double>(dst) + 0.5) * scale - 0.5);
+  int i0 = static_cast<int>(f);
+  if (static_cast<float>(i0) > f) --i0;  // floor for negative values
+  float frac = f - static_cast<float>(i0);
+  if (i0 < 0) {
+    i0 = 0;
+    frac = 0.f;
+  }
+  if (i0 >= srcSize - 1) {
+    i0 = srcSize - 1;
+    frac = 0.f;
+  }
+  CvTap t;
+  t.i0 = i0;
+  t.i1 = i0 + 1 < srcSize ? i0 + 1 : i0;
+  t.frac = frac;
+  return t;
+}
+
+// Per-channel normalisation: out = (value - mean) * invStd. The pad colour is given in
+// raw 0..255 units and goes through the same formula.
+struct Normalisation {
+  float mean[3];
+  float invStd[3];
+  float pad[3];
+};
+
+// Output-space description of one letterboxed tensor.
+struct PreprocessLayout {
+  int inputWidth;   // Wi
+  int inputHeight;  // Hi
+  int padLeft;
+  int padTop;
+  int width;   // resized content width  w
+  int height;  // resized content height h
+  int srcWidth;
+  int srcHeight;
+  double scaleX;  // W / w
+  double scaleY;  // H / h
+};
+
+// Source pixel access: interleaved 8-bit, `channels` bytes per pixel, and the byte
+// offsets of R, G and B inside a pixel (grey: all three 0).
+struct PixelFormat {
+  int channels;
+  int offR;
+  int offG;
+  int offB;
+};
+
+// The bilinear blend of four samples (OpenCV order: horizontal, then vertical).
+M3D_HD float bilinear(float p00, float p01, float p10, float p11, float wx0, float wx1, float wy0, float wy1) {
+  const float top = p00 * wx0 + p01 * wx1;
+  const float bot = p10 * wx0 + p11 * wx1;
+  return top * wy0 + bot * wy1;
+}
+
+M3D_HD float normalise_channel(float raw, float mean, float invStd) { return (raw - mean) * invStd; }
+
+// Bilinear sample of the three colour channels at (tx, ty), raw 0..255 floats.
+M3D_HD void sample_rgb(const uint8_t* src, size_t stride, const PixelFormat& fmt, const CvTap& tx,
+                       const CvTap& ty, float rgb[3]) {
+  const uint8_t* r0 = src + static_cast<size_t>(ty.i0) * stride;
+  const uint8_t* r1 = src + static_cast<size_t>(ty.i1) * stride;
+  const int c0 = tx.i0 * fmt.channels;
+  const int c1 = tx.i1 * fmt.channels;
+  const float wx1 = tx.frac, wx0 = 1.f - tx.frac;
+  const float wy1 = ty.frac, wy0 = 1.f - ty.frac;
+  const int off[3] = {fmt.offR, fmt.offG, fmt.offB};
+  for (int c = 0; c < 3; ++c) {
+    rgb[c] = bilinear(static_cast<float>(r0[c0 + off[c]]), static_cast<float>(r0[c1 + off[c]]),
+                      static_cast<float>(r1[c0 + off[c]]), static_cast<float>(r1[c1 + off[c]]), wx0, wx1, wy0, wy1);
+  }
+}
+
+// One output element (all three planes) of the fused resize + pad + normalise pass.
+// Returns false for a pad element, in which case `out` holds the normalised pad colour.
+M3D_HD bool preprocess_element(const uint8_t* src, size_t stride, const PixelFormat& fmt,
+                               const Normalisation& n, const CvTap& tx, const CvTap& ty, bool inside,
+                               float out[3]) {
+  if (!inside) {
+    for (int c = 0; c < 3; ++c) out[c] = normalise_channel(n.pad[c], n.mean[c], n.invStd[c]);
+    return false;
+  }
+  float rgb[3];
+  sample_rgb(src, stride, fmt, tx, ty, rgb);
+  for (int c = 0; c < 3; ++c) out[c] = normalise_channel(rgb[c], n.mean[c], n.invStd[c]);
+  return true;
+}
+
+// Output column ox -> tap into the source, or inside=false when ox is padding.
+M3D_HD CvTap preprocess_tap_x(const PreprocessLayout& L, int ox, bool* inside) {
+  const int rx = ox - L.padLeft;
+  *inside = rx >= 0 && rx < L.width;
+  return cv_linear_tap(*inside ? rx : 0, L.scaleX, L.srcWidth);
+}
+
+M3D_HD CvTap preprocess_tap_y(const PreprocessLayout& L, int oy, bool* inside) {
+  const int ry = oy - L.padTop;
+  *inside = ry >= 0 && ry < L.height;
+  return cv_linear_tap(*inside ? ry : 0, L.scaleY, L.srcHeight);
+}
+
+// ---------------------------------------------------------------------------------
+// Steps 3 and 4: PyTorch bilinear upsampling (align_corners=False, no antialias)
+
+struct TorchTap {
+  int i0;
+  int i1;
+  float l0;  // weight of i0
+  float l1;  // weight of i1
+};
+
+// `scale` = source size / destination size in float, as PyTorch computes it.
+M3D_HD TorchTap torch_linear_tap(int dst, float scale, int srcSize) {
+  float real = scale * (static_cast<float>(dst) + 0.5f) - 0.5f;
+  if (real < 0.f) real = 0.f;
+  const int i0 = static_cast<int>(real);
+  TorchTap t;
+  t.i0 = i0;
+  t.i1 = i0 + (i0 < srcSize - 1 ? 1 : 0);
+  float l1 = real - static_cast<float>(i0);
+  if (l1 < 0.f) l1 = 0.f;
+  if (l1 > 1.f) l1 = 1.f;
+  t.l1 = l1;
+  t.l0 = 1.f - l1;
+  return t;
+}
+
+// Crop window (inside the model output) and the full-resolution target.
+struct PostprocessLayout {
+  int inputWidth;  // Wi: row stride of the model output plane
+  int inputHeight;
+  int cropLeft;    // pad_left
+  int cropTop;     // pad_top
+  int cropWidth;   // w
+  int cropHeight;  // h
+  int outWidth;    // W
+  int outHeight;   // H
+  float scaleX;    // w / W
+  float scaleY;    // h / H
+};
+
+// Bilinear value of one plane of the model output at output (tx, ty).
+template <typename T>
+M3D_HD float upsample_element(const T* plane, const PostprocessLayout& L, const TorchTap& tx,
+                              const TorchTap& ty) {
+  const size_t r0 = static_cast<size_t>(L.cropTop + ty.i0) * static_cast<size_t>(L.inputWidth);
+  const size_t r1 = static_cast<size_t>(L.cropTop + ty.i1) * static_cast<size_t>(L.inputWidth);
+  const size_t x0 = static_cast<size_t>(L.cropLeft + tx.i0);
+  const size_t x1 = static_cast<size_t>(L.cropLeft + tx.i1);
+  return bilinear(load_element(plane, r0 + x0), load_element(plane, r0 + x1), load_element(plane, r1 + x0),
+                  load_element(plane, r1 + x1), tx.l0, tx.l1, ty.l0, ty.l1);
+}
+
+// Step 3.3-3.4: canonical -> metric depth, clamped to [minDepth, maxDepth]. NaN stays NaN.
+M3D_HD float decanonical_depth(float canonical, float metricScale, float minDepth, float maxDepth) {
+  float d = canonical * metricScale;
+  if (d < minDepth) d = minDepth;
+  if (d > maxDepth) d = maxDepth;
+  return d;
+}
+
+// Step 4: re-normalise as torch.nn.functional.normalize (eps 1e-12).
+M3D_HD void normalise_vector(float n[3]) {
+  float len = sqrtf(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+  if (len < 1e-12f) len = 1e-12f;
+  const float inv = 1.f / len;
+  n[0] *= inv;
+  n[1] *= inv;
+  n[2] *= inv;
+}
+
+// ---------------------------------------------------------------------------------
+// Step 5: back-projection with the original intrinsics
+
+struct Intrinsics {
+  float fx;
+  float fy;
+  float cx;
+  float cy;
+};
+
+struct DepthRange {
+  float minDepth;  // valid when depth > 0 and minDepth <= depth <= maxDepth
+  float maxDepth;
+};
+
+M3D_HD bool depth_is_valid(float z, const DepthRange& r) {
+  return is_finite(z) && z > 0.f && z >= r.minDepth && z <= r.maxDepth;
+}
+
+// X = (u - cx) * Z / fx, Y = (v - cy) * Z / fy, Z = Z (OpenCV optical frame).
+M3D_HD void backproject_point(int u, int v, float z, const Intrinsics& K, float p[3]) {
+  p[0] = (static_cast<float>(u) - K.cx) * z / K.fx;
+  p[1] = (static_cast<float>(v) - K.cy) * z / K.fy;
+  p[2] = z;
+}
+
+M3D_HD float quiet_nan() { return bits_to_float(0x7fc00000u); }
+
+}  // namespace m3d

@@ -1,0 +1,70 @@
+// Independent, deliberately naive double-precision implementations of the pipeline
+// steps written straight from pipeline.md, used as the yardstick of the unit tests.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace ref {
+
+struct Geometry {
+  int H, W, Hi, Wi, h, w, top, left;
+};
+
+inline Geometry letterbox(int H, int W, int Hi, int Wi) {
+  const double s = std::min(double(Hi) / H, double(Wi) / W);
+  Geometry g{H, W, Hi, Wi, std::max(1, int(H * s)), std::max(1, int(W * s)), 0, 0};
+  g.top = (Hi - g.h) / 2;
+  g.left = (Wi - g.w) / 2;
+  return g;
+}
+
+// OpenCV INTER_LINEAR, exact arithmetic: returns the raw (unnormalised) value.
+inline double cv_sample(const std::vector<uint8_t>& img, int W, int H, int C, int ch, int dx, int dy, int w, int h) {
+  auto coord = [](int d, int src, int dst, int& i0, double& f) {
+    const double x = (d + 0.5) * double(src) / double(dst) - 0.5;
+    i0 = int(std::floor(x));
+    f = x - i0;
+    if (i0 < 0) { i0 = 0; f = 0; }
+    if (i0 >= src - 1) { i0 = src - 1; f = 0; }
+  };
+  int x0, y0;
+  double fx, fy;
+  coord(dx, W, w, x0, fx);
+  coord(dy, H, h, y0, fy);
+  const int x1 = std::min(x0 + 1, W - 1), y1 = std::min(y0 + 1, H - 1);
+  auto at = [&](int x, int y) { return double(img[(size_t(y) * W + x) * C + ch]); };
+  return (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x1, y0)) + fy * ((1 - fx) * at(x0, y1) + fx * at(x1, y1));
+}
+
+// PyTorch bilinear, align_corners=False, in exact arithmetic.
+inline double torch_sample(const std::vector<float>& plane, int Wi, int top, int left, int h, int w, int H, int W,
+                           int y, int x) {
+  // PyTorch computes the scale and the source coordinate in float32 (opmath of float).
+  auto coord = [](int d, int src, int dst, int& i0, int& i1, double& l1) {
+    const float scale = float(src) / float(dst);
+    double r = double(scale * (float(d) + 0.5f) - 0.5f);
+    if (r < 0) r = 0;
+    i0 = int(r);
+    i1 = i0 < src - 1 ? i0 + 1 : i0;
+    l1 = r - i0;
+  };
+  int x0, x1, y0, y1;
+  double lx, ly;
+  coord(x, w, W, x0, x1, lx);
+  coord(y, h, H, y0, y1, ly);
+  auto at = [&](int xx, int yy) { return double(plane[size_t(top + yy) * Wi + left + xx]); };
+  return (1 - ly) * ((1 - lx) * at(x0, y0) + lx * at(x1, y0)) + ly * ((1 - lx) * at(x0, y1) + lx * at(x1, y1));
+}
+
+inline std::vector<uint8_t> random_image(int W, int H, int C, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> v(size_t(W) * H * C);
+  for (auto& b : v) b = uint8_t(rng() & 0xff);
+  return v;
+}
+
+}  // namespace ref
