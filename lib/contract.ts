@@ -79,8 +79,11 @@ export function detectContract(
     // Community exports: read the names from the graph; fall back on the usual words.
     const has = (n?: string) => (n && names.includes(n) ? n : undefined);
     depth = has(spec.outputs.depth) ?? names.find((n) => /depth/i.test(n));
-    confidence = has(spec.outputs.confidence) ?? names.find((n) => /conf/i.test(n));
-    normal = has(spec.outputs.normal) ?? names.find((n) => /normal/i.test(n) && n !== confidence);
+    normal =
+      has(spec.outputs.normal) ??
+      names.find((n) => /normal/i.test(n) && !/conf/i.test(n)) ??
+      names.find((n) => /normal/i.test(n)); // one output holding normals and confidence
+    confidence = has(spec.outputs.confidence) ?? names.find((n) => /conf/i.test(n) && n !== normal);
     if (!depth) fail('no depth output');
     if (!normal) fail('no normal output');
   }

@@ -324,7 +324,6 @@ export class Metric3D {
       maxPixels: this.#maxPixels,
     });
     const t2 = performance.now();
-    if (this.#disposing) throw new DisposedError();
     const outputs = await this.#serial(() => this.#backend.run(tensor, Hi, Wi));
     const t3 = performance.now();
     const post = await b.postprocess({

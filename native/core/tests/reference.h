@@ -43,10 +43,10 @@ inline double cv_sample(const std::vector<uint8_t>& img, int W, int H, int C, in
 // PyTorch bilinear, align_corners=False, in exact arithmetic.
 inline double torch_sample(const std::vector<float>& plane, int Wi, int top, int left, int h, int w, int H, int W,
                            int y, int x) {
-  // PyTorch computes the scale and the source coordinate in float32 (opmath of float).
+  // PyTorch's scale is float32 (input / output); the coordinate is exact from there on.
   auto coord = [](int d, int src, int dst, int& i0, int& i1, double& l1) {
     const float scale = float(src) / float(dst);
-    double r = double(scale * (float(d) + 0.5f) - 0.5f);
+    double r = double(scale) * (d + 0.5) - 0.5;
     if (r < 0) r = 0;
     i0 = int(r);
     i1 = i0 < src - 1 ? i0 + 1 : i0;

@@ -207,16 +207,17 @@ struct TorchTap {
   float l1;  // weight of i1
 };
 
-// `scale` = source size / destination size in float, as PyTorch computes it.
+// `scale` = source size / destination size in float, as PyTorch computes it. The
+// source coordinate and the weights are derived in double and the weights rounded
+// to float, which reproduces PyTorch's CPU kernel to float rounding.
 M3D_HD TorchTap torch_linear_tap(int dst, float scale, int srcSize) {
-  float real = scale * (static_cast<float>(dst) + 0.5f) - 0.5f;
-  if (real < 0.f) real = 0.f;
+  double real = static_cast<double>(scale) * (static_cast<double>(dst) + 0.5) - 0.5;
+  if (real < 0.0) real = 0.0;
   const int i0 = static_cast<int>(real);
   TorchTap t;
   t.i0 = i0;
   t.i1 = i0 + (i0 < srcSize - 1 ? 1 : 0);
-  float l1 = real - static_cast<float>(i0);
-  if (l1 < 0.f) l1 = 0.f;
+  float l1 = static_cast<float>(real - static_cast<double>(i0));
   if (l1 > 1.f) l1 = 1.f;
   t.l1 = l1;
   t.l0 = 1.f - l1;

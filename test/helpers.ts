@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import sharp from 'sharp';
+
+export * from '../dist/esm/index.mjs';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const fixtures = join(root, 'test', 'fixtures');
+export const models = join(fixtures, 'models');
+export const photos = join(fixtures, 'photos');
+export const reference = join(fixtures, 'reference');
+
+export interface Camera {
+  intrinsics: { fx: number; fy: number; cx: number; cy: number };
+  depthScale: number;
+}
+export const cameras = JSON.parse(readFileSync(join(photos, 'cameras.json'), 'utf8')) as Record<'kitti' | 'nyu', Camera>;
+
+/** Decodes a lossless image file to interleaved RGB bytes. */
+export async function rgbOf(path: string): Promise<{ data: Buffer; width: number; height: number; channels: 3 }> {
+  const { data, info } = await sharp(path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: 3 };
+}
+
+/** A solid-colour PNG of the given size. */
+export function solidPng(width: number, height: number, rgb: [number, number, number]): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } })
+    .png()
+    .toBuffer();
+}
