@@ -140,13 +140,13 @@ def wrong_contract():
 
 DEMO_CAM_HEIGHT = 1.6
 DEMO_FOCAL = 1000.0
-DEMO_FAR = 200.0
+DEMO_FAR = 40.0
 
 
 def demo():
     """Ground-plane prior: depth = cam_h * f / (r + 0.5 - H/2) below the horizon, capped.
 
-    1600 / max(d, 8) equals min(1600 / d, 200) for d > 0 and gives 200 for d <= 0,
+    1600 / max(d, 40) equals min(1600 / d, 40) for d > 0 and gives 40 for d <= 0,
     so the cap and the horizon case need no division by zero.
     """
     dyn = ["height", "width"]

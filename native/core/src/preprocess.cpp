@@ -27,11 +27,11 @@ struct ColumnTaps {
 // uint8 -> float by table: exact, and cheaper than a conversion per tap.
 struct ByteToFloat {
   float v[256];
-  ByteToFloat() {
+  constexpr ByteToFloat() : v() {
     for (int i = 0; i < 256; ++i) v[i] = static_cast<float>(i);
   }
 };
-const ByteToFloat kByte;
+constexpr ByteToFloat kByte;
 
 template <typename T>
 void preprocess_rows(const ImageView& img, const PixelFormat& fmt, const PreprocessLayout& L,
@@ -40,31 +40,44 @@ void preprocess_rows(const ImageView& img, const PixelFormat& fmt, const Preproc
   const size_t plane = static_cast<size_t>(L.inputWidth) * static_cast<size_t>(L.inputHeight);
   float padValue[3];
   for (int c = 0; c < 3; ++c) padValue[c] = normalise_channel(n.pad[c], n.mean[c], n.invStd[c]);
-  const int off[3] = {fmt.offR, fmt.offG, fmt.offB};
   const int xBegin = L.padLeft, xEnd = L.padLeft + L.width;
+  const int oR = fmt.offR, oG = fmt.offG, oB = fmt.offB;
   for (int oy = y0; oy < y1; ++oy) {
     bool rowInside = false;
     const CvTap ty = preprocess_tap_y(L, oy, &rowInside);
     const size_t rowBase = static_cast<size_t>(oy) * static_cast<size_t>(L.inputWidth);
+    T* d0 = out + rowBase;
+    T* d1 = d0 + plane;
+    T* d2 = d1 + plane;
     for (int c = 0; c < 3; ++c) {
       T* dst = out + plane * static_cast<size_t>(c) + rowBase;
-      if (!rowInside) {
-        for (int ox = 0; ox < L.inputWidth; ++ox) store_element(dst, static_cast<size_t>(ox), padValue[c]);
-        continue;
+      const int padEnd = rowInside ? xBegin : L.inputWidth;
+      for (int ox = 0; ox < padEnd; ++ox) store_element(dst, static_cast<size_t>(ox), padValue[c]);
+      if (rowInside) {
+        for (int ox = xEnd; ox < L.inputWidth; ++ox) store_element(dst, static_cast<size_t>(ox), padValue[c]);
       }
-      for (int ox = 0; ox < xBegin; ++ox) store_element(dst, static_cast<size_t>(ox), padValue[c]);
-      for (int ox = xEnd; ox < L.inputWidth; ++ox) store_element(dst, static_cast<size_t>(ox), padValue[c]);
-      const uint8_t* r0 = img.data + static_cast<size_t>(ty.i0) * stride + off[c];
-      const uint8_t* r1 = img.data + static_cast<size_t>(ty.i1) * stride + off[c];
-      const float wy1 = ty.frac, wy0 = 1.f - ty.frac;
-      const float mean = n.mean[c], invStd = n.invStd[c];
-      T* d = dst + xBegin;
-      for (int x = 0; x < L.width; ++x) {
-        const int a = taps.c0[static_cast<size_t>(x)], b = taps.c1[static_cast<size_t>(x)];
-        const float v = bilinear(kByte.v[r0[a]], kByte.v[r0[b]], kByte.v[r1[a]], kByte.v[r1[b]],
-                                 taps.w0[static_cast<size_t>(x)], taps.w1[static_cast<size_t>(x)], wy0, wy1);
-        store_element(d, static_cast<size_t>(x), normalise_channel(v, mean, invStd));
-      }
+    }
+    if (!rowInside) continue;
+    const uint8_t* r0 = img.data + static_cast<size_t>(ty.i0) * stride;
+    const uint8_t* r1 = img.data + static_cast<size_t>(ty.i1) * stride;
+    const float wy1 = ty.frac, wy0 = 1.f - ty.frac;
+    const float m0 = n.mean[0], m1 = n.mean[1], m2 = n.mean[2];  // locals: the stores cannot alias them
+    const float s0 = n.invStd[0], s1 = n.invStd[1], s2 = n.invStd[2];
+    const int* c0 = taps.c0.data();
+    const int* c1 = taps.c1.data();
+    const float* w0 = taps.w0.data();
+    const float* w1 = taps.w1.data();
+    for (int x = 0; x < L.width; ++x) {
+      const size_t i = static_cast<size_t>(x);
+      const int a = c0[i], b = c1[i];
+      const float wx0 = w0[i], wx1 = w1[i];
+      const float vr = bilinear(kByte.v[r0[a + oR]], kByte.v[r0[b + oR]], kByte.v[r1[a + oR]], kByte.v[r1[b + oR]], wx0, wx1, wy0, wy1);
+      const float vg = bilinear(kByte.v[r0[a + oG]], kByte.v[r0[b + oG]], kByte.v[r1[a + oG]], kByte.v[r1[b + oG]], wx0, wx1, wy0, wy1);
+      const float vb = bilinear(kByte.v[r0[a + oB]], kByte.v[r0[b + oB]], kByte.v[r1[a + oB]], kByte.v[r1[b + oB]], wx0, wx1, wy0, wy1);
+      const size_t o = static_cast<size_t>(xBegin) + i;
+      store_element(d0, o, normalise_channel(vr, m0, s0));
+      store_element(d1, o, normalise_channel(vg, m1, s1));
+      store_element(d2, o, normalise_channel(vb, m2, s2));
     }
   }
 }

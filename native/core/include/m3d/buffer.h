@@ -1,31 +1,41 @@
 // Owning, 64-byte aligned heap buffer whose memory can be handed over to a consumer
-// (the Node binding wraps it as an external ArrayBuffer without copying).
+// (the Node binding wraps it as an external ArrayBuffer without copying). Freed
+// blocks go back to a small process-wide pool, so steady-state requests of the same
+// size reuse memory that is already mapped instead of faulting fresh pages.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <new>
 #include <utility>
 
 #include "m3d/error.h"
 
 namespace m3d {
 
+namespace pool {
+// Memory of at least `bytes`, 64-byte aligned; throws ERR_OUT_OF_MEMORY.
+void* acquire(size_t bytes);
+// Returns memory from acquire() (nullptr is ignored).
+void release(void* p) noexcept;
+// Upper bound of the bytes kept for reuse (default 256 MiB); 0 disables pooling.
+void set_limit(size_t bytes) noexcept;
+// Bytes currently kept for reuse.
+size_t cached_bytes() noexcept;
+// Frees every cached block.
+void trim() noexcept;
+}  // namespace pool
+
 class Buffer {
  public:
   Buffer() = default;
   explicit Buffer(size_t bytes) { allocate(bytes); }
-  ~Buffer() { std::free(data_); }
+  ~Buffer() { pool::release(data_); }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
-  Buffer(Buffer&& o) noexcept : data_(o.data_), size_(o.size_) {
-    o.data_ = nullptr;
-    o.size_ = 0;
-  }
+  Buffer(Buffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
   Buffer& operator=(Buffer&& o) noexcept {
     if (this != &o) {
-      std::free(data_);
+      pool::release(data_);
       data_ = std::exchange(o.data_, nullptr);
       size_ = std::exchange(o.size_, 0);
     }
@@ -33,13 +43,10 @@ class Buffer {
   }
 
   void allocate(size_t bytes) {
-    std::free(data_);
-    data_ = nullptr;
+    pool::release(std::exchange(data_, nullptr));
     size_ = 0;
     if (bytes == 0) return;
-    const size_t rounded = (bytes + 63) / 64 * 64;
-    data_ = std::aligned_alloc(64, rounded);
-    if (!data_) throw Error(code::kOutOfMemory, "out of memory allocating " + std::to_string(bytes) + " bytes");
+    data_ = pool::acquire(bytes);
     size_ = bytes;
   }
 
@@ -55,12 +62,12 @@ class Buffer {
   size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
 
-  // Gives up ownership; the caller frees the memory with Buffer::release_fn.
+  // Gives up ownership; the new owner frees the memory with Buffer::free_released.
   void* release() noexcept {
     size_ = 0;
     return std::exchange(data_, nullptr);
   }
-  static void free_released(void* p) noexcept { std::free(p); }
+  static void free_released(void* p) noexcept { pool::release(p); }
 
  private:
   void* data_ = nullptr;

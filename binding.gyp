@@ -1,0 +1,40 @@
+{
+  "targets": [
+    {
+      "target_name": "metric3d",
+      "sources": [
+        "native/addon/addon.cpp",
+        "native/addon/convert.cpp",
+        "native/addon/errors.cpp",
+        "native/addon/workers.cpp",
+        "native/core/src/backproject.cpp",
+        "native/core/src/buffer.cpp",
+        "native/core/src/image.cpp",
+        "native/core/src/parallel.cpp",
+        "native/core/src/postprocess.cpp",
+        "native/core/src/preprocess.cpp"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native/core/include"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "M3D_VERSION=\"<!(node -p \"require('./package.json').version\")\""
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "10.15"
+      },
+      "msvs_settings": {
+        "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17"] }
+      }
+    }
+  ]
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// npm run bench: native CPU pre-processing, post-processing and back-projection times,
+// next to the Python OpenCV / PyTorch / NumPy reference doing the same steps, in one run.
+//   npm run bench -- --iterations 30 --sizes 1242x375,1920x1080
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({
+  options: {
+    iterations: { type: 'string', default: '30' },
+    sizes: { type: 'string', default: '1242x375,1920x1080' },
+    python: { type: 'string', default: '/usr/bin/python3' },
+  },
+});
+const iterations = Number(values.iterations);
+const sizes = values.sizes.split(',').map((s) => s.split('x').map(Number));
+const { Metric3D, metricScale } = await import(join(root, 'dist/esm/index.mjs'));
+const info = Metric3D.info();
+const b = createRequire(import.meta.url)('node-gyp-build')(root);
+
+async function median(fn) {
+  await fn();
+  await fn();
+  const t = [];
+  for (let i = 0; i < iterations; i++) {
+    const a = performance.now();
+    await fn();
+    t.push(performance.now() - a);
+  }
+  t.sort((p, q) => p - q);
+  return t[t.length >> 1];
+}
+
+const Hi = 616, Wi = 1064;
+const native = {};
+for (const [W, H] of sizes) {
+  const pixels = new Uint8Array(W * H * 3);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (Math.imul(i, 2654435761) >>> 24) & 255;
+  const image = { pixels, width: W, height: H, channels: 3, order: 'rgb' };
+  const canonical = new Float32Array(Hi * Wi).map((_, i) => 5 + (i % 1000) / 50);
+  const lb = b.letterbox(H, W, Hi, Wi);
+  const K = { fx: W, fy: W, cx: W / 2, cy: H / 2 };
+  const { depth } = await b.postprocess({ letterbox: lb, metricScale: metricScale(K, lb), dtype: 'float32', depth: canonical });
+  native[`${W}x${H}`] = {
+    preprocess: await median(() => b.preprocess({ image, inputHeight: Hi, inputWidth: Wi, normaliseInGraph: false, dtype: 'float32', maxPixels: 0 })),
+    postprocess: await median(() => b.postprocess({ letterbox: lb, metricScale: metricScale(K, lb), dtype: 'float32', depth: canonical })),
+    backproject: await median(() => b.backproject({ depth, width: W, height: H, intrinsics: K, organised: true })),
+  };
+}
+
+let reference;
+let referenceNote = '';
+if (existsSync(values.python)) {
+  try {
+    const out = execFileSync(values.python, [join(root, 'scripts', 'bench_reference.py'), '--sizes', values.sizes, '--iterations', String(iterations)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    reference = JSON.parse(out);
+  } catch (e) {
+    referenceNote = `reference not run: ${String(e.stderr || e.message).trim().split('\n').pop()}`;
+  }
+} else {
+  referenceNote = `reference not run: ${values.python} not found (needs Python with OpenCV and PyTorch)`;
+}
+
+console.log(`metric3d-trt ${info.version} CPU benchmark: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, native threads ${info.threads}`);
+console.log(`median of ${iterations} runs, milliseconds; model input ${Hi}x${Wi}; reference = OpenCV resize/pad + torch normalise, torch interpolate, NumPy back-projection`);
+if (reference) console.log(`reference: ${Object.entries(reference.versions).map(([k, v]) => `${k} ${v}`).join(', ')}, ${reference.threads} threads`);
+const rows = [['image', 'step', 'native ms', 'reference ms', 'speed-up']];
+for (const [W, H] of sizes) {
+  const key = `${W}x${H}`;
+  const ref = reference?.results.find((r) => r.size === key);
+  let nSum = 0, rSum = 0;
+  for (const step of ['preprocess', 'postprocess', 'backproject']) {
+    const n = native[key][step];
+    const r = ref?.[`${step}_ms`];
+    nSum += n;
+    rSum += r ?? NaN;
+    rows.push([key, step, n.toFixed(3), r === undefined ? 'n/a' : r.toFixed(3), r === undefined ? '' : `${(r / n).toFixed(1)}x`]);
+  }
+  rows.push([key, 'pre+post+cloud', nSum.toFixed(3), Number.isNaN(rSum) ? 'n/a' : rSum.toFixed(3), Number.isNaN(rSum) ? '' : `${(rSum / nSum).toFixed(1)}x`]);
+}
+const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+for (const [i, r] of rows.entries()) {
+  console.log(r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+  if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+}
+if (referenceNote) console.log(referenceNote);
