@@ -3,7 +3,8 @@
 
 Source: /work/shared/data/metric3d-demo (or the folder given with --data).
 Writes:
-  test/fixtures/photos/     two photos with ground-truth depth, and cameras.json
+  test/fixtures/photos/     two photos with ground-truth depth, cameras.json, and the
+                            decoded RGB of each photo as binary PPM (for the C++ tests)
   test/fixtures/reference/  <key>_resized.png  letterbox resize (cv2.INTER_LINEAR, uint8 RGB)
                             nyu_decoded.png    the JPEG decoded by OpenCV, RGB, lossless
                             <key>_post.bin     sampled postprocess reference (float32 LE)
@@ -144,6 +145,11 @@ def main():
         if not photo.endswith(".png"):
             write_png(os.path.join(REFERENCE, key + "_decoded.png"), rgb)
             files["decoded"] = "reference/%s_decoded.png" % key
+        # Binary PPM (P6, RGB) of the decoded pixels for the C++ tests, which have no image decoder.
+        ppm = os.path.splitext(spec["rgb"][1])[0] + ".ppm"
+        if not cv2.imwrite(os.path.join(PHOTOS, ppm), bgr):
+            raise SystemExit("cannot write " + ppm)
+        files["ppm"] = "photos/" + ppm
 
         s, h, w, pt, pb, pl, pr = letterbox(H, W)
         resized = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -15,6 +15,8 @@ inline constexpr const char* kIntrinsics = "ERR_INTRINSICS";
 inline constexpr const char* kNonFinite = "ERR_NONFINITE_OUTPUT";
 inline constexpr const char* kOutOfMemory = "ERR_OUT_OF_MEMORY";
 inline constexpr const char* kNative = "ERR_NATIVE";
+inline constexpr const char* kGpuUnavailable = "ERR_GPU_UNAVAILABLE";
+inline constexpr const char* kCuda = "ERR_CUDA";
 }  // namespace code
 
 class Error : public std::runtime_error {

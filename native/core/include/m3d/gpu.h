@@ -1,0 +1,93 @@
+// The CUDA path: device discovery and a per-request GPU session that runs the same
+// pipeline steps as the CPU core, on one stream, with pinned staging and reusable
+// device buffers. This header has no CUDA types: it compiles with or without nvcc,
+// and every entry point reports a clear reason when no GPU can be used.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "m3d/ops.h"
+
+namespace m3d::gpu {
+
+// True when the library was compiled with CUDA kernels.
+bool built_with_cuda() noexcept;
+
+struct DeviceInfo {
+  bool available = false;
+  std::string reason;   // why not, when !available; the device summary otherwise
+  int deviceCount = 0;
+  std::string name;     // of the selected device
+  int computeMajor = 0;
+  int computeMinor = 0;
+  size_t totalMemory = 0;
+  int driverVersion = 0;   // e.g. 13000
+  int runtimeVersion = 0;
+};
+
+// Probes CUDA without throwing (no driver, no device, wrong driver are all reasons).
+DeviceInfo probe(int device = 0) noexcept;
+
+// Milliseconds measured with CUDA events for the last work of a session.
+struct StageTimes {
+  float upload = 0;
+  float preprocess = 0;
+  float postprocess = 0;
+  float normals = 0;
+  float backproject = 0;
+  float download = 0;
+};
+
+// One in-flight request: a CUDA stream, pinned staging buffers and device buffers
+// that grow on demand and are reused by later calls of the same size (no cudaMalloc
+// per request once warm). Methods enqueue asynchronous work; synchronize() is the
+// single synchronisation point and then copies staged downloads to their targets.
+// A session is used by one thread at a time.
+class Session {
+ public:
+  explicit Session(int device = 0);  // throws m3d::Error ERR_GPU_UNAVAILABLE with the reason
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  int device() const noexcept;
+
+  // Step 1: upload the 8-bit image and build the model input tensor on the device.
+  void preprocess(const ImageView& img, const Letterbox& box, const Normalisation& norm, TensorType type);
+  const void* tensor() const noexcept;  // device pointer, 3 * Hi * Wi elements
+  size_t tensor_bytes() const noexcept;
+
+  // Model output slots (0 depth, 1 normals, 2 confidence): device buffers an engine
+  // writes into, or that receive host data for the CPU inference backends and tests.
+  void* model_output(int slot, size_t bytes);
+  void upload_model_output(int slot, const void* host, size_t bytes);
+
+  // Steps 3 and 4 on the device, from model output slots 0 (depth) and 1/2 (normals,
+  // confidence; normalOffset / confOffset in elements inside their slot).
+  void postprocess_depth(TensorType type, const Letterbox& box, float metricScale, float minDepth, float maxDepth);
+  void postprocess_normals(TensorType type, const Letterbox& box, size_t planeStride, bool withConfidence);
+  const float* depth() const noexcept;  // device pointer, H * W metres
+
+  // Step 5 on the device. Organised: H * W * 3 points (+ colours from the uploaded image).
+  void backproject_organised(const Intrinsics& K, const DepthRange& range, bool colour);
+  // Dense: valid points in row-major order. Synchronises once to learn the count.
+  DenseCloud backproject_dense(const Intrinsics& K, const DepthRange& range, bool colour, bool normals);
+
+  // Downloads, staged through pinned memory; the host pointers are written by synchronize().
+  void download_tensor(void* host);
+  void download_depth(float* host);
+  void download_normals(float* hostNormals, float* hostConfidence);
+  void download_points(float* hostPoints, uint8_t* hostColours);
+
+  void synchronize();
+  StageTimes times() const noexcept;  // valid after synchronize()
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace m3d::gpu

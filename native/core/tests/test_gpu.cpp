@@ -1,0 +1,260 @@
+// CUDA kernels against their CPU twins (the reference). Exits 77 (ctest: skipped)
+// with the reason when no GPU can be used.
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "check.h"
+#include "m3d/gpu.h"
+#include "m3d/ops.h"
+#include "ppm.h"
+#include "reference.h"
+
+using namespace m3d;
+
+namespace {
+
+struct Diff {
+  double maxAbs = 0;
+  double maxRel = 0;
+  size_t mismatched = 0;  // elements that are not bit-identical
+  size_t total = 0;
+};
+
+template <typename T>
+Diff compare(const T* a, const T* b, size_t n) {
+  Diff d;
+  d.total = n;
+  for (size_t i = 0; i < n; ++i) {
+    const double x = static_cast<double>(a[i]), y = static_cast<double>(b[i]);
+    if (std::isnan(x) || std::isnan(y)) {
+      if (std::isnan(x) != std::isnan(y)) {
+        d.maxAbs = std::numeric_limits<double>::infinity();
+        ++d.mismatched;
+      }
+      continue;
+    }
+    if (a[i] != b[i]) ++d.mismatched;
+    const double e = std::fabs(x - y);
+    d.maxAbs = std::max(d.maxAbs, e);
+    d.maxRel = std::max(d.maxRel, e / std::max(1e-6, std::fabs(y)));
+  }
+  return d;
+}
+
+Diff compare_half(const uint16_t* a, const uint16_t* b, size_t n) {
+  std::vector<float> fa(n), fb(n);
+  for (size_t i = 0; i < n; ++i) {
+    fa[i] = half_to_float(a[i]);
+    fb[i] = half_to_float(b[i]);
+  }
+  return compare(fa.data(), fb.data(), n);
+}
+
+void report(const char* what, const Diff& d) {
+  std::printf("    %-46s max abs %.3g, max rel %.3g, %zu of %zu not bit-identical\n", what, d.maxAbs, d.maxRel,
+              d.mismatched, d.total);
+}
+
+struct Case {
+  std::vector<uint8_t> pixels;
+  int W, H, C;
+  ChannelOrder order;
+  int Hi, Wi;
+  const char* label;
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  uint32_t seed = 100;
+  struct S { int W, H, C, Hi, Wi; ChannelOrder o; const char* label; };
+  const S shapes[] = {
+      {1, 1, 3, 616, 1064, ChannelOrder::RGB, "1x1"},
+      {7, 5, 3, 28, 42, ChannelOrder::BGR, "7x5 BGR"},
+      {5, 7, 4, 42, 28, ChannelOrder::RGB, "5x7 RGBA"},
+      {1999, 13, 1, 56, 70, ChannelOrder::RGB, "1999x13 grey (pad top/bottom)"},
+      {13, 1999, 3, 56, 70, ChannelOrder::RGB, "13x1999 (pad left/right)"},
+      {4000, 3, 3, 616, 1064, ChannelOrder::RGB, "4000x3 extreme"},
+      {3, 4000, 4, 616, 1064, ChannelOrder::BGR, "3x4000 extreme BGRA"},
+      {641, 479, 3, 616, 1064, ChannelOrder::RGB, "641x479 odd upscale"},
+      {1920, 1080, 3, 616, 1064, ChannelOrder::RGB, "1920x1080"},
+  };
+  for (const S& s : shapes) {
+    out.push_back({ref::random_image(s.W, s.H, s.C, seed++), s.W, s.H, s.C, s.o, s.Hi, s.Wi, s.label});
+  }
+  for (const char* path : {"test/fixtures/photos/kitti_0000000005.ppm", "test/fixtures/photos/nyu_00000.ppm"}) {
+    PpmImage p = read_ppm(path);
+    out.push_back({std::move(p.rgb), p.width, p.height, 3, ChannelOrder::RGB, 616, 1064, path});
+  }
+  return out;
+}
+
+std::vector<float> random_floats(size_t n, uint32_t seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+constexpr double kTol = 1e-6;  // relative; the same arithmetic runs on both sides
+
+}  // namespace
+
+TEST_CASE("preprocess kernel equals the CPU twin (float32 and float16)") {
+  gpu::Session s(0);
+  for (const Case& c : cases()) {
+    const ImageView img{c.pixels.data(), c.W, c.H, c.C, 0, c.order};
+    const Letterbox box = make_letterbox(c.H, c.W, c.Hi, c.Wi);
+    for (bool inGraph : {false, true}) {
+      const Normalisation n = make_normalisation(inGraph);
+      const size_t count = size_t(3) * c.Hi * c.Wi;
+      std::vector<float> cpu(count), gpuOut(count);
+      preprocess(img, box, n, TensorType::Float32, cpu.data());
+      s.preprocess(img, box, n, TensorType::Float32);
+      s.download_tensor(gpuOut.data());
+      s.synchronize();
+      const Diff d = compare(gpuOut.data(), cpu.data(), count);
+      if (!inGraph) report(c.label, d);
+      CHECK(d.maxAbs <= kTol * 10);
+      std::vector<uint16_t> cpuH(count), gpuH(count);
+      preprocess(img, box, n, TensorType::Float16, cpuH.data());
+      s.preprocess(img, box, n, TensorType::Float16);
+      s.download_tensor(gpuH.data());
+      s.synchronize();
+      const Diff dh = compare_half(gpuH.data(), cpuH.data(), count);
+      CHECK(dh.maxRel <= 1e-3);  // at most one float16 ulp where float32 differed in the last bit
+    }
+  }
+}
+
+TEST_CASE("depth, normals and confidence kernels equal the CPU twins") {
+  gpu::Session s(0);
+  uint32_t seed = 7;
+  for (const Case& c : cases()) {
+    const Letterbox box = make_letterbox(c.H, c.W, c.Hi, c.Wi);
+    const size_t plane = size_t(c.Hi) * c.Wi, pixels = size_t(c.W) * c.H;
+    const auto canon = random_floats(plane, seed++, 0.5f, 150.f);
+    const auto normals = random_floats(plane * 3, seed++, -1.f, 1.f);
+    const auto conf = random_floats(plane, seed++, 0.f, 80.f);
+    const float scale = float(0.7 * box.scale);
+    for (TensorType t : {TensorType::Float32, TensorType::Float16}) {
+      std::vector<uint16_t> hc(plane), hn(plane * 3), hk(plane);
+      const void *pc = canon.data(), *pn = normals.data(), *pk = conf.data();
+      size_t esz = 4;
+      if (t == TensorType::Float16) {
+        for (size_t i = 0; i < plane; ++i) hc[i] = float_to_half(canon[i]), hk[i] = float_to_half(conf[i]);
+        for (size_t i = 0; i < plane * 3; ++i) hn[i] = float_to_half(normals[i]);
+        pc = hc.data(), pn = hn.data(), pk = hk.data(), esz = 2;
+      }
+      std::vector<float> cpuD(pixels), cpuN(pixels * 3), cpuK(pixels), gD(pixels), gN(pixels * 3), gK(pixels);
+      postprocess_depth(pc, t, box, scale, 0.f, 300.f, cpuD.data());
+      postprocess_normals(pn, plane, pk, t, box, cpuN.data(), cpuK.data());
+      s.upload_model_output(0, pc, plane * esz);
+      s.upload_model_output(1, pn, plane * 3 * esz);
+      s.upload_model_output(2, pk, plane * esz);
+      s.postprocess_depth(t, box, scale, 0.f, 300.f);
+      s.postprocess_normals(t, box, plane, true);
+      s.download_depth(gD.data());
+      s.download_normals(gN.data(), gK.data());
+      s.synchronize();
+      const Diff dd = compare(gD.data(), cpuD.data(), pixels), dn = compare(gN.data(), cpuN.data(), pixels * 3),
+                 dk = compare(gK.data(), cpuK.data(), pixels);
+      if (t == TensorType::Float32) {
+        report((std::string(c.label) + " depth").c_str(), dd);
+        report((std::string(c.label) + " normals").c_str(), dn);
+      }
+      CHECK(dd.maxRel <= kTol);
+      CHECK(dn.maxAbs <= kTol);
+      CHECK(dk.maxRel <= kTol);
+    }
+  }
+}
+
+TEST_CASE("organised and dense back-projection kernels equal the CPU twins") {
+  gpu::Session s(0);
+  uint32_t seed = 50;
+  for (const Case& c : cases()) {
+    const Letterbox box = make_letterbox(c.H, c.W, c.Hi, c.Wi);
+    const size_t plane = size_t(c.Hi) * c.Wi, pixels = size_t(c.W) * c.H;
+    auto canon = random_floats(plane, seed++, -20.f, 150.f);  // negatives clamp to 0: invalid points
+    canon[plane / 2] = std::numeric_limits<float>::infinity();
+    const ImageView img{c.pixels.data(), c.W, c.H, c.C, 0, c.order};
+    s.preprocess(img, box, make_normalisation(false), TensorType::Float32);
+    s.upload_model_output(0, canon.data(), plane * 4);
+    const auto normals = random_floats(plane * 3, seed++, -1.f, 1.f);
+    s.upload_model_output(1, normals.data(), plane * 12);
+    s.postprocess_depth(TensorType::Float32, box, float(box.scale), 0.f, 300.f);
+    s.postprocess_normals(TensorType::Float32, box, plane, false);
+    const Intrinsics K{float(c.W) * 0.8f, float(c.W) * 0.8f + 3.f, c.W / 2.f + 0.25f, c.H / 2.f - 0.5f};
+    const DepthRange range{0.5f, 250.f};
+    std::vector<float> depth(pixels), cpuN(pixels * 3), gP(pixels * 3);
+    std::vector<uint8_t> gC(pixels * 3);
+    s.download_depth(depth.data());
+    s.download_normals(cpuN.data(), nullptr);
+    s.backproject_organised(K, range, true);
+    s.download_points(gP.data(), gC.data());
+    s.synchronize();
+    std::vector<float> cpuP(pixels * 3);
+    std::vector<uint8_t> cpuC(pixels * 3);
+    backproject_organised(depth.data(), c.W, c.H, K, range, cpuP.data(), &img, cpuC.data());
+    const Diff dp = compare(gP.data(), cpuP.data(), pixels * 3);
+    report((std::string(c.label) + " organised cloud").c_str(), dp);
+    CHECK(dp.maxRel <= kTol);
+    CHECK(gC == cpuC);
+
+    const DenseCloud g = s.backproject_dense(K, range, true, true);
+    const DenseCloud h = backproject_dense(depth.data(), c.W, c.H, K, range, &img, cpuN.data());
+    CHECK_EQ(g.count, h.count);
+    if (g.count == h.count && h.count > 0) {
+      CHECK(std::memcmp(g.indices.as<uint32_t>(), h.indices.as<uint32_t>(), h.count * 4) == 0);
+      CHECK(std::memcmp(g.colours.as<uint8_t>(), h.colours.as<uint8_t>(), h.count * 3) == 0);
+      CHECK(compare(g.points.as<float>(), h.points.as<float>(), h.count * 3).maxRel <= kTol);
+      CHECK(compare(g.normals.as<float>(), h.normals.as<float>(), h.count * 3).maxAbs <= kTol);
+    }
+  }
+}
+
+TEST_CASE("sessions on concurrent threads (one stream each) give the CPU results") {
+  const auto all = cases();
+  const Case& c = all.back();
+  const ImageView img{c.pixels.data(), c.W, c.H, c.C, 0, c.order};
+  const Letterbox box = make_letterbox(c.H, c.W, c.Hi, c.Wi);
+  const size_t count = size_t(3) * c.Hi * c.Wi;
+  std::vector<float> cpu(count);
+  preprocess(img, box, make_normalisation(false), TensorType::Float32, cpu.data());
+  std::vector<std::vector<float>> outs(4, std::vector<float>(count));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      gpu::Session s(0);
+      for (int k = 0; k < 5; ++k) {
+        s.preprocess(img, box, make_normalisation(false), TensorType::Float32);
+        s.download_tensor(outs[size_t(t)].data());
+        s.synchronize();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& o : outs) CHECK(compare(o.data(), cpu.data(), count).maxAbs <= kTol * 10);
+}
+
+TEST_CASE("a missing device is a clear error") {
+  CHECK_THROWS_CODE(gpu::Session s(4096), code::kGpuUnavailable);
+  const gpu::DeviceInfo bad = gpu::probe(4096);
+  CHECK(!bad.available);
+  CHECK(bad.reason.find("does not exist") != std::string::npos);
+}
+
+int main() {
+  const gpu::DeviceInfo info = gpu::probe(0);
+  if (!info.available) {
+    std::printf("SKIP: GPU tests need a CUDA device: %s\n", info.reason.c_str());
+    return 77;
+  }
+  std::printf("GPU: %s, driver %d, runtime %d\n", info.reason.c_str(), info.driverVersion, info.runtimeVersion);
+  return m3dtest::run_all();
+}
