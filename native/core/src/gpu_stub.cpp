@@ -37,5 +37,8 @@ void Session::download_normals(float*, float*) { unavailable(); }
 void Session::download_points(float*, uint8_t*) { unavailable(); }
 void Session::synchronize() { unavailable(); }
 StageTimes Session::times() const noexcept { return {}; }
+const float* Session::staged_depth() const noexcept { return nullptr; }
+const float* Session::staged_points() const noexcept { return nullptr; }
+const uint8_t* Session::staged_colours() const noexcept { return nullptr; }
 
 }  // namespace m3d::gpu

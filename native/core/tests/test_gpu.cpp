@@ -201,6 +201,10 @@ TEST_CASE("organised and dense back-projection kernels equal the CPU twins") {
     std::vector<float> cpuP(pixels * 3);
     std::vector<uint8_t> cpuC(pixels * 3);
     backproject_organised(depth.data(), c.W, c.H, K, range, cpuP.data(), &img, cpuC.data());
+    // Results can also stay in the session's pinned staging memory (no extra copy).
+    s.download_depth(nullptr);
+    s.synchronize();
+    CHECK(std::memcmp(s.staged_depth(), depth.data(), pixels * sizeof(float)) == 0);
     const Diff dp = compare(gP.data(), cpuP.data(), pixels * 3);
     report((std::string(c.label) + " organised cloud").c_str(), dp);
     CHECK(dp.maxRel <= kTol);

@@ -76,7 +76,9 @@ class Session {
   // Dense: valid points in row-major order. Synchronises once to learn the count.
   DenseCloud backproject_dense(const Intrinsics& K, const DepthRange& range, bool colour, bool normals);
 
-  // Downloads, staged through pinned memory; the host pointers are written by synchronize().
+  // Downloads, staged through pinned memory; the host pointers are written by
+  // synchronize(). A null host pointer leaves the data in the pinned staging buffer,
+  // readable through staged_*() after synchronize() until the next call (no extra copy).
   void download_tensor(void* host);
   void download_depth(float* host);
   void download_normals(float* hostNormals, float* hostConfidence);
@@ -84,6 +86,10 @@ class Session {
 
   void synchronize();
   StageTimes times() const noexcept;  // valid after synchronize()
+
+  const float* staged_depth() const noexcept;
+  const float* staged_points() const noexcept;
+  const uint8_t* staged_colours() const noexcept;
 
  private:
   struct Impl;

@@ -67,6 +67,7 @@ class PinnedBuffer {
   ~PinnedBuffer() {
     if (ptr_) cudaFreeHost(ptr_);
   }
+  void* get() const { return ptr_; }
   void* ensure(size_t bytes) {
     if (bytes > cap_) {
       if (ptr_) cudaFreeHost(ptr_);
@@ -311,8 +312,9 @@ struct Session::Impl {
     if (!start) recorded[s] = true;
   }
   // Device -> pinned copy now, pinned -> host copy after the synchronisation.
+  // With host == nullptr the data stays in the pinned buffer (see Session::staged_*).
   void stage_download(PinnedBuffer& pin, const void* dev, void* host, size_t bytes) {
-    if (!host || bytes == 0) return;
+    if (bytes == 0) return;
     if (!downloading) {
       mark(kDownload, true);
       downloading = true;
@@ -320,7 +322,7 @@ struct Session::Impl {
     void* p = pin.ensure(bytes);
     M3D_CUDA_CHECK(cudaMemcpyAsync(p, dev, bytes, cudaMemcpyDeviceToHost, stream));
     mark(kDownload, false);
-    afterSync.emplace_back([p, host, bytes] { std::memcpy(host, p, bytes); });
+    if (host) afterSync.emplace_back([p, host, bytes] { std::memcpy(host, p, bytes); });
   }
 };
 
@@ -538,7 +540,7 @@ void Session::download_normals(float* hostNormals, float* hostConfidence) {
   if (!s.haveNormals) throw Error(code::kInvalidArgument, "no normals to download");
   const size_t pixels = size_t(s.width) * size_t(s.height);
   s.stage_download(s.stageNormals, s.normals.get(), hostNormals, pixels * 3 * sizeof(float));
-  if (s.haveConfidence) s.stage_download(s.stageConf, s.confidence.get(), hostConfidence, pixels * sizeof(float));
+  if (s.haveConfidence && hostConfidence) s.stage_download(s.stageConf, s.confidence.get(), hostConfidence, pixels * sizeof(float));
 }
 
 void Session::download_points(float* hostPoints, uint8_t* hostColours) {
@@ -566,5 +568,9 @@ void Session::synchronize() {
 }
 
 StageTimes Session::times() const noexcept { return impl_->times; }
+
+const float* Session::staged_depth() const noexcept { return static_cast<const float*>(impl_->stageDepth.get()); }
+const float* Session::staged_points() const noexcept { return static_cast<const float*>(impl_->stagePoints.get()); }
+const uint8_t* Session::staged_colours() const noexcept { return static_cast<const uint8_t*>(impl_->stageColours.get()); }
 
 }  // namespace m3d::gpu
