@@ -9,6 +9,7 @@
         "native/addon/workers.cpp",
         "native/core/src/backproject.cpp",
         "native/core/src/buffer.cpp",
+        "native/core/src/gpu_stub.cpp",
         "native/core/src/image.cpp",
         "native/core/src/parallel.cpp",
         "native/core/src/postprocess.cpp",

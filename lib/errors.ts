@@ -24,6 +24,8 @@ export const ErrorCode = {
   NONFINITE_OUTPUT: 'ERR_NONFINITE_OUTPUT',
   INFERENCE: 'ERR_INFERENCE',
   OUT_OF_MEMORY: 'ERR_OUT_OF_MEMORY',
+  GPU_UNAVAILABLE: 'ERR_GPU_UNAVAILABLE',
+  CUDA: 'ERR_CUDA',
   NATIVE: 'ERR_NATIVE',
 } as const;
 
@@ -113,6 +115,18 @@ export class OutOfMemoryError extends Metric3DError {
     super(ErrorCode.OUT_OF_MEMORY, message, options);
   }
 }
+/** A GPU was asked for but none can be used here; the message says why. */
+export class GpuUnavailableError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.GPU_UNAVAILABLE, message, options);
+  }
+}
+/** A CUDA runtime call failed (the message names the call and the CUDA error). */
+export class CudaError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.CUDA, message, options);
+  }
+}
 /** An unexpected failure inside the native library. */
 export class NativeError extends Metric3DError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -133,6 +147,8 @@ const byCode: Record<string, new (message: string, options?: { cause?: unknown }
   [ErrorCode.NONFINITE_OUTPUT]: NonFiniteOutputError,
   [ErrorCode.INFERENCE]: InferenceError,
   [ErrorCode.OUT_OF_MEMORY]: OutOfMemoryError,
+  [ErrorCode.GPU_UNAVAILABLE]: GpuUnavailableError,
+  [ErrorCode.CUDA]: CudaError,
   [ErrorCode.NATIVE]: NativeError,
 };
 

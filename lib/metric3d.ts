@@ -5,7 +5,8 @@
 import { performance } from 'node:perf_hooks';
 
 import { createOnnxRuntimeBackend, onnxruntimeStatus } from './backends/onnxruntime';
-import { gpuStatus, tensorrtStatus } from './backends/tensorrt';
+import { tensorrtStatus } from './backends/tensorrt';
+import { gpuStatus } from './gpu';
 import type { InferenceBackend } from './backends/types';
 import { chooseInputSize, crossCheck } from './contract';
 import { BackendUnavailableError, DisposedError } from './errors';
@@ -147,7 +148,7 @@ export class Metric3D {
 
   /**
    * Versions, backends and GPU availability on this machine, each with the reason
-   * when missing.
+   * when missing (`gpu` describes CUDA device 0).
    *
    * @example
    * ```ts

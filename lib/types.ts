@@ -158,11 +158,24 @@ export interface BackendStatus {
   reason: string;
 }
 
+/** CUDA GPU availability for the native steps, with the device's details. */
+export interface GpuStatus extends BackendStatus {
+  /** The native core was compiled with its CUDA kernels. */
+  builtWithCuda: boolean;
+  deviceCount: number;
+  device: number;
+  name: string;
+  computeCapability: string;
+  totalMemory: number;
+  driverVersion: number;
+  runtimeVersion: number;
+}
+
 /** Report of {@link Metric3D.info}. */
 export interface RuntimeInfo {
   version: string;
   nativeVersion: string;
   threads: number;
   backends: Record<BackendName, BackendStatus>;
-  gpu: BackendStatus;
+  gpu: GpuStatus;
 }

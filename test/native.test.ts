@@ -30,6 +30,20 @@ describe('native binding', () => {
     expect(b.numThreads()).toBeGreaterThanOrEqual(1);
   });
 
+  it('reports GPU availability with a reason, and the CPU path works without one', async () => {
+    const g = Metric3D.info().gpu;
+    expect(typeof g.builtWithCuda).toBe('boolean');
+    expect(g.runtimeVersion > 0).toBe(g.builtWithCuda);
+    if (g.available) {
+      expect(g.deviceCount).toBeGreaterThan(0);
+      expect(g.name.length).toBeGreaterThan(0);
+    } else {
+      expect(g.reason).toMatch(/(no NVIDIA driver|no CUDA device|no usable CUDA device|no CUDA support).*; the CPU path is used$/);
+    }
+    const { tensor } = await b.preprocess({ image: image(8, 8), inputHeight: 28, inputWidth: 42, normaliseInGraph: true, dtype: 'float32', maxPixels: 0 });
+    expect(tensor.length).toBe(3 * 28 * 42);
+  });
+
   it('returns tensors as whole external buffers (no copy, no slack)', async () => {
     const { tensor } = await b.preprocess({ image: image(50, 40), inputHeight: 28, inputWidth: 42, normaliseInGraph: false, dtype: 'float32', maxPixels: 0 });
     expect(tensor).toBeInstanceOf(Float32Array);

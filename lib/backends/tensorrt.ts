@@ -11,8 +11,3 @@ export function tensorrtStatus(): BackendStatus {
     reason: 'this build of metric3d-trt is compiled without TensorRT support (CPU inference runs on onnxruntime)',
   };
 }
-
-/** CUDA GPU availability for the native pre- and post-processing. */
-export function gpuStatus(): BackendStatus {
-  return { available: false, reason: 'this build of metric3d-trt is compiled without CUDA support; the CPU path is used' };
-}

@@ -3,6 +3,7 @@
 
 #include "convert.h"
 #include "errors.h"
+#include "m3d/gpu.h"
 #include "m3d/parallel.h"
 #include "workers.h"
 
@@ -39,6 +40,28 @@ Napi::Value set_num_threads(const Napi::CallbackInfo& info) {
 
 Napi::Value num_threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), m3d::num_threads()); }
 
+Napi::Value gpu_info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int device = 0;
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsNumber()) throw_error(env, m3d::code::kInvalidArgument, "gpuInfo expects a device number");
+    device = info[0].As<Napi::Number>().Int32Value();
+  }
+  const m3d::gpu::DeviceInfo d = m3d::gpu::probe(device);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("builtWithCuda", m3d::gpu::built_with_cuda());
+  o.Set("available", d.available);
+  o.Set("reason", d.reason);
+  o.Set("deviceCount", d.deviceCount);
+  o.Set("device", device);
+  o.Set("name", d.name);
+  o.Set("computeCapability", d.available ? std::to_string(d.computeMajor) + "." + std::to_string(d.computeMinor) : "");
+  o.Set("totalMemory", static_cast<double>(d.totalMemory));
+  o.Set("driverVersion", d.driverVersion);
+  o.Set("runtimeVersion", d.runtimeVersion);
+  return o;
+}
+
 Napi::Value register_error_factory(const Napi::CallbackInfo& info) {
   set_error_factory(info);
   return info.Env().Undefined();
@@ -51,6 +74,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("letterbox", Napi::Function::New(env, letterbox, "letterbox"));
   exports.Set("setNumThreads", Napi::Function::New(env, set_num_threads, "setNumThreads"));
   exports.Set("numThreads", Napi::Function::New(env, num_threads, "numThreads"));
+  exports.Set("gpuInfo", Napi::Function::New(env, gpu_info, "gpuInfo"));
   exports.Set("preprocess", Napi::Function::New(env, preprocess, "preprocess"));
   exports.Set("postprocess", Napi::Function::New(env, postprocess, "postprocess"));
   exports.Set("backproject", Napi::Function::New(env, backproject, "backproject"));
