@@ -4,6 +4,7 @@
  */
 import { errorFromCode, NativeError } from './errors';
 import { packageRoot } from './paths';
+import type { GpuStatus } from './types';
 
 /** Letterbox geometry of pipeline.md section 1. */
 export interface Letterbox {
@@ -32,23 +33,6 @@ export interface NativeImage {
   stride?: number;
 }
 
-/** CUDA availability as the native core sees it. */
-export interface GpuInfo {
-  /** The native core was compiled with its CUDA kernels. */
-  builtWithCuda: boolean;
-  available: boolean;
-  /** Device summary when available, else why not. */
-  reason: string;
-  deviceCount: number;
-  device: number;
-  name: string;
-  computeCapability: string;
-  totalMemory: number;
-  /** e.g. 13000 for CUDA 13.0; 0 without a driver. */
-  driverVersion: number;
-  runtimeVersion: number;
-}
-
 export type TensorDType = 'float32' | 'float16';
 export type TensorData = Float32Array | Uint16Array;
 
@@ -58,7 +42,7 @@ export interface NativeBinding {
   letterbox(srcHeight: number, srcWidth: number, inputHeight: number, inputWidth: number): Letterbox;
   setNumThreads(n: number): void;
   numThreads(): number;
-  gpuInfo(device?: number): GpuInfo;
+  gpuInfo(device?: number): GpuStatus;
   preprocess(req: {
     image: NativeImage;
     inputHeight: number;

@@ -28,21 +28,23 @@ namespace {
                                expr + " at " + file + ":" + std::to_string(line));
 }
 
-// Grow-only device allocation, reused while the requested size fits.
-class DeviceBuffer {
+// Grow-only allocation (device or page-locked host memory), reused while the
+// requested size fits.
+template <cudaError_t (*Alloc)(void**, size_t), cudaError_t (*Free)(void*)>
+class GrowBuffer {
  public:
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() {
-    if (ptr_) cudaFree(ptr_);
+  GrowBuffer() = default;
+  GrowBuffer(const GrowBuffer&) = delete;
+  GrowBuffer& operator=(const GrowBuffer&) = delete;
+  ~GrowBuffer() {
+    if (ptr_) Free(ptr_);
   }
   void* ensure(size_t bytes) {
     if (bytes > cap_) {
-      if (ptr_) cudaFree(ptr_);
+      if (ptr_) Free(ptr_);
       ptr_ = nullptr;
       cap_ = 0;
-      M3D_CUDA_CHECK(cudaMalloc(&ptr_, bytes));
+      M3D_CUDA_CHECK(Alloc(&ptr_, bytes));
       cap_ = bytes;
     }
     return ptr_;
@@ -58,31 +60,10 @@ class DeviceBuffer {
   size_t cap_ = 0;
 };
 
-// Grow-only page-locked host allocation for asynchronous copies.
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  ~PinnedBuffer() {
-    if (ptr_) cudaFreeHost(ptr_);
-  }
-  void* get() const { return ptr_; }
-  void* ensure(size_t bytes) {
-    if (bytes > cap_) {
-      if (ptr_) cudaFreeHost(ptr_);
-      ptr_ = nullptr;
-      cap_ = 0;
-      M3D_CUDA_CHECK(cudaMallocHost(&ptr_, bytes));
-      cap_ = bytes;
-    }
-    return ptr_;
-  }
-
- private:
-  void* ptr_ = nullptr;
-  size_t cap_ = 0;
-};
+cudaError_t device_alloc(void** p, size_t bytes) { return cudaMalloc(p, bytes); }
+cudaError_t pinned_alloc(void** p, size_t bytes) { return cudaMallocHost(p, bytes); }
+using DeviceBuffer = GrowBuffer<device_alloc, cudaFree>;
+using PinnedBuffer = GrowBuffer<pinned_alloc, cudaFreeHost>;
 
 constexpr int kBlockX = 32;
 constexpr int kBlockY = 8;
