@@ -1,7 +1,6 @@
 #include "workers.h"
 
 #include <limits>
-#include <map>
 #include <new>
 #include <optional>
 #include <string>
@@ -146,12 +145,9 @@ class PostprocessWorker : public PromiseWorker {
     plane_ = static_cast<size_t>(box_.inputWidth) * static_cast<size_t>(box_.inputHeight);
     pixels_ = static_cast<size_t>(box_.srcWidth) * static_cast<size_t>(box_.srcHeight);
     depth_ = model_plane(env, req, "depth", plane_, true);
-    normals_ = model_plane(env, req, "normals", 0, false);
-    if (normals_) {
-      normalStride_ = static_cast<size_t>(get_number(env, req, "normalPlaneStride", double(plane_), false));
-      check_length(env, "normals", 2 * normalStride_ + plane_);
-      confidence_ = model_plane(env, req, "confidence", plane_, false);
-    }
+    normalStride_ = static_cast<size_t>(get_number(env, req, "normalPlaneStride", double(plane_), false));
+    normals_ = model_plane(env, req, "normals", 2 * normalStride_ + plane_, false);
+    if (normals_) confidence_ = model_plane(env, req, "confidence", plane_, false);
     outDepth_ = static_cast<float*>(caller_output(env, req, "outDepth", napi_float32_array, pixels_));
   }
 
@@ -192,19 +188,13 @@ class PostprocessWorker : public PromiseWorker {
       throw_error(env, m3d::code::kInvalidArgument,
                   std::string(key) + " must be a " + (type_ == m3d::TensorType::Float16 ? "Uint16Array (float16 bits)" : "Float32Array"));
     }
-    lengths_[key] = v.length;
-    if (v.length < minLength) check_length(env, key, minLength);
-    return v.data;
-  }
-
-  void check_length(Napi::Env env, const std::string& key, size_t need) {
-    const size_t have = lengths_[key];
-    if (have < need) {
+    if (v.length < minLength) {
       throw_error(env, m3d::code::kInvalidArgument,
-                  "model output " + key + " holds " + std::to_string(have) + " values, expected at least " +
-                      std::to_string(need) + " for a " + std::to_string(box_.inputWidth) + "x" +
+                  "model output " + std::string(key) + " holds " + std::to_string(v.length) + " values, expected at least " +
+                      std::to_string(minLength) + " for a " + std::to_string(box_.inputWidth) + "x" +
                       std::to_string(box_.inputHeight) + " input");
     }
+    return v.data;
   }
 
   void check_finite(const void* data, size_t n, const char* what) const {
@@ -223,7 +213,6 @@ class PostprocessWorker : public PromiseWorker {
   const void* normals_ = nullptr;
   const void* confidence_ = nullptr;
   float* outDepth_ = nullptr;
-  std::map<std::string, size_t> lengths_;
   m3d::Buffer depthBuf_, normalBuf_, confBuf_;
 };
 
