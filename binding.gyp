@@ -6,6 +6,7 @@
         "native/addon/addon.cpp",
         "native/addon/convert.cpp",
         "native/addon/errors.cpp",
+        "native/addon/tensorrt.cpp",
         "native/addon/workers.cpp",
         "native/core/src/backproject.cpp",
         "native/core/src/buffer.cpp",
@@ -13,7 +14,8 @@
         "native/core/src/image.cpp",
         "native/core/src/parallel.cpp",
         "native/core/src/postprocess.cpp",
-        "native/core/src/preprocess.cpp"
+        "native/core/src/preprocess.cpp",
+        "native/core/src/trt/runtime.cpp"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -25,6 +27,7 @@
         "NODE_ADDON_API_DISABLE_DEPRECATED",
         "M3D_VERSION=\"<!(node -p \"require('./package.json').version\")\""
       ],
+      "conditions": [["OS!='win'", { "libraries": ["-ldl"] }]],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions"],

@@ -27,6 +27,10 @@ export const ErrorCode = {
   GPU_UNAVAILABLE: 'ERR_GPU_UNAVAILABLE',
   CUDA: 'ERR_CUDA',
   NATIVE: 'ERR_NATIVE',
+  ENGINE_BUILD: 'ERR_ENGINE_BUILD',
+  ENGINE_LOAD: 'ERR_ENGINE_LOAD',
+  CANCELLED: 'ERR_CANCELLED',
+  VERIFY: 'ERR_VERIFY',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */
@@ -133,6 +137,30 @@ export class NativeError extends Metric3DError {
     super(ErrorCode.NATIVE, message, options);
   }
 }
+/** TensorRT could not build an engine from the ONNX file; the message says why and what to change. */
+export class EngineBuildError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.ENGINE_BUILD, message, options);
+  }
+}
+/** A serialized TensorRT engine could not be loaded (another TensorRT version or GPU, or a damaged file). */
+export class EngineLoadError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.ENGINE_LOAD, message, options);
+  }
+}
+/** Long work (an engine build) was stopped through its AbortSignal. */
+export class CancelledError extends Metric3DError {
+  constructor(message = 'cancelled', options?: { cause?: unknown }) {
+    super(ErrorCode.CANCELLED, message, options);
+  }
+}
+/** A parity check found the engine's depth too far from the reference backend's. */
+export class VerifyError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.VERIFY, message, options);
+  }
+}
 
 const byCode: Record<string, new (message: string, options?: { cause?: unknown }) => Metric3DError> = {
   [ErrorCode.INVALID_ARGUMENT]: InvalidArgumentError,
@@ -150,6 +178,10 @@ const byCode: Record<string, new (message: string, options?: { cause?: unknown }
   [ErrorCode.GPU_UNAVAILABLE]: GpuUnavailableError,
   [ErrorCode.CUDA]: CudaError,
   [ErrorCode.NATIVE]: NativeError,
+  [ErrorCode.ENGINE_BUILD]: EngineBuildError,
+  [ErrorCode.ENGINE_LOAD]: EngineLoadError,
+  [ErrorCode.CANCELLED]: CancelledError,
+  [ErrorCode.VERIFY]: VerifyError,
 };
 
 /** Builds the error class registered for `code` (used by the native binding). */

@@ -11,6 +11,8 @@
  * @packageDocumentation
  */
 export { Metric3D, metricScale, type ModelInfo } from './metric3d';
+export { buildEngine } from './build-engine';
+export { engineCacheDir } from './engine-cache';
 export * from './errors';
 export type * from './types';
 export { registry, resolveModel, modelPath, type Registry, type RegistryEntry, type ContractSpec } from './registry';

@@ -5,11 +5,12 @@
 import { performance } from 'node:perf_hooks';
 
 import { createOnnxRuntimeBackend, onnxruntimeStatus } from './backends/onnxruntime';
-import { tensorrtStatus } from './backends/tensorrt';
+import { createTensorRTBackend, engineTarget, resolveTensorRTOptions, tensorrtStatus } from './backends/tensorrt';
 import { gpuStatus } from './gpu';
-import type { InferenceBackend } from './backends/types';
+import type { FusedBackend, FusedResult, InferenceBackend } from './backends/types';
 import { chooseInputSize, crossCheck } from './contract';
-import { BackendUnavailableError, DisposedError } from './errors';
+import { BackendUnavailableError, CancelledError, DisposedError, VerifyError } from './errors';
+import { depthAgreement, verificationImage } from './verify';
 import { decodeImage, type DecodedImage } from './input';
 import { DEFAULT_FOV_DEGREES, resolveIntrinsics } from './intrinsics';
 import { native, type Letterbox } from './native';
@@ -27,6 +28,7 @@ import type {
   PredictOptions,
   PredictResult,
   RuntimeInfo,
+  Verification,
 } from './types';
 import { booleanOr, finiteNumber, integerIn, invalid, oneOf, optionalObject } from './validate';
 
@@ -52,6 +54,15 @@ export interface ModelInfo {
 interface Prediction {
   result: PredictResult;
   decoded: DecodedImage;
+  /** Point cloud computed with the prediction (fused backends). */
+  cloud?: FusedResult['cloud'];
+}
+
+interface CloudRequest {
+  minDepth: number;
+  organised: boolean;
+  colour: boolean;
+  normals: boolean;
 }
 
 const ms = (a: number, b: number) => Math.round((b - a) * 1000) / 1000;
@@ -69,7 +80,7 @@ const ms = (a: number, b: number) => Math.round((b - a) * 1000) / 1000;
  * ```
  */
 export class Metric3D {
-  readonly #backend: InferenceBackend;
+  readonly #backend: InferenceBackend | FusedBackend;
   readonly #model: ModelInfo;
   readonly #reason: string;
   readonly #maxPixels: number;
@@ -78,8 +89,9 @@ export class Metric3D {
   #chain: Promise<unknown> = Promise.resolve();
   #disposed = false;
   #disposing: Promise<void> | undefined;
+  #verification: Verification | undefined;
 
-  private constructor(backend: InferenceBackend, model: ModelInfo, reason: string, maxPixels: number, defaultFov: number) {
+  private constructor(backend: InferenceBackend | FusedBackend, model: ModelInfo, reason: string, maxPixels: number, defaultFov: number) {
     this.#backend = backend;
     this.#model = model;
     this.#reason = reason;
@@ -112,34 +124,72 @@ export class Metric3D {
     const defaultFov = o.defaultFov === undefined ? DEFAULT_FOV_DEGREES : finiteNumber(o.defaultFov, 'options.defaultFov');
     if (!(defaultFov > 0 && defaultFov < 180)) invalid('a field of view in (0, 180) degrees', 'options.defaultFov', defaultFov);
 
-    native(); // fail early, with the loader's explanation, if the addon is missing
-    const trt = tensorrtStatus();
-    let reason: string;
-    if (backendChoice === 'tensorrt') {
-      throw new BackendUnavailableError(`tensorrt backend not available: ${trt.reason}`);
-    } else if (backendChoice === 'auto') {
-      reason = `auto: tensorrt not available (${trt.reason}); using onnxruntime on the CPU`;
-    } else {
-      reason = 'onnxruntime requested';
-    }
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') invalid('a function', 'options.onProgress', o.onProgress);
+    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) invalid('an AbortSignal', 'options.signal', o.signal);
+    const trtOptions = resolveTensorRTOptions(o.tensorrt);
 
+    native(); // fail early, with the loader's explanation, if the addon is missing
+    const trt = tensorrtStatus(trtOptions.device);
+    if (backendChoice === 'tensorrt' && !trt.available) {
+      throw new BackendUnavailableError(`tensorrt backend not available: ${trt.reason}`);
+    }
     const resolved = resolveModel(o.model, o.cacheDir as string | undefined);
     const reg = registry();
+    const label = resolved.name ? `registry model '${resolved.name}'` : resolved.path;
+    const sizeFor = (contract: Parameters<typeof chooseInputSize>[0]) => {
+      crossCheck(contract, { entry: resolved.entry, kind: expectedKind, label });
+      return chooseInputSize(contract, inputSize, resolved.entry?.inputSize ?? DEFAULT_INPUT_SIZE);
+    };
+    const modelInfo = (contract: Parameters<typeof chooseInputSize>[0], size: [number, number]): ModelInfo => ({
+      name: resolved.name,
+      path: resolved.path,
+      contract: contract.kind,
+      inputSize: size,
+      dynamicSize: contract.dynamicSize,
+      hasNormals: !!contract.outputs.normal,
+      inputType: contract.inputType,
+    });
+
+    let reason: string;
+    if (backendChoice === 'onnxruntime') {
+      reason = 'onnxruntime requested';
+    } else if (!trt.available) {
+      reason = `auto: tensorrt not available (${trt.reason}); using onnxruntime on the CPU`;
+    } else {
+      try {
+        const target = engineTarget(resolved.path, label, reg.contracts, sizeFor, trtOptions.profile);
+        const backend = await createTensorRTBackend(target, trtOptions, {
+          onProgress: o.onProgress as LoadOptions['onProgress'],
+          signal: o.signal as AbortSignal | undefined,
+        });
+        const why = backendChoice === 'tensorrt' ? 'tensorrt requested' : 'auto: tensorrt available';
+        const engine = backend.engine;
+        const m = new Metric3D(
+          backend,
+          modelInfo(target.contract, target.inputSize),
+          `${why} (${backend.description}; engine ${engine.cached ? 'from cache' : `built in ${engine.buildSeconds} s`}: ${engine.enginePath})`,
+          maxPixels,
+          defaultFov,
+        );
+        if (trtOptions.verify) {
+          try {
+            await m.#verify(trtOptions.verify.maxAbsRel, threads);
+          } catch (e) {
+            await m.dispose();
+            throw e;
+          }
+        }
+        return m;
+      } catch (e) {
+        if (backendChoice === 'tensorrt' || e instanceof CancelledError || e instanceof VerifyError) throw e;
+        reason = `auto: tensorrt could not be used (${(e as Error).message}); using onnxruntime on the CPU`;
+      }
+    }
+
     const backend = await createOnnxRuntimeBackend(resolved.path, reg.contracts, threads);
     try {
-      const label = resolved.name ? `registry model '${resolved.name}'` : resolved.path;
-      crossCheck(backend.contract, { entry: resolved.entry, kind: expectedKind, label });
-      const size = chooseInputSize(backend.contract, inputSize, resolved.entry?.inputSize ?? DEFAULT_INPUT_SIZE);
-      const model: ModelInfo = {
-        name: resolved.name,
-        path: resolved.path,
-        contract: backend.contract.kind,
-        inputSize: size,
-        dynamicSize: backend.contract.dynamicSize,
-        hasNormals: !!backend.contract.outputs.normal,
-        inputType: backend.contract.inputType,
-      };
-      return new Metric3D(backend, model, `${reason} (${backend.description})`, maxPixels, defaultFov);
+      const size = sizeFor(backend.contract);
+      return new Metric3D(backend, modelInfo(backend.contract, size), `${reason} (${backend.description})`, maxPixels, defaultFov);
     } catch (e) {
       await backend.dispose().catch(() => undefined);
       throw e;
@@ -195,6 +245,14 @@ export class Metric3D {
     return { ...this.#model, inputSize: [...this.#model.inputSize] as [number, number] };
   }
 
+  /**
+   * The parity check of `tensorrt.verify`: depth AbsRel of this engine against
+   * onnxruntime on a bundled photo (undefined when not requested).
+   */
+  get verification(): Verification | undefined {
+    return this.#verification ? { ...this.#verification } : undefined;
+  }
+
   /** Whether {@link dispose} has been called. */
   get disposed(): boolean {
     return this.#disposed;
@@ -231,21 +289,33 @@ export class Metric3D {
       const withNormals = booleanOr(o.withNormals, 'options.withNormals', false);
       const minDepth = o.minDepth === undefined ? 0 : finiteNumber(o.minDepth, 'options.minDepth');
       if (o.outPoints !== undefined && !(o.outPoints instanceof Float32Array)) invalid('a Float32Array', 'options.outPoints', o.outPoints);
-      const { result, decoded } = await this.#predict(input, o, { normals: withNormals || o.normals });
+      const { result, decoded, cloud: fusedCloud } = await this.#predict(
+        input,
+        o,
+        { normals: withNormals || o.normals },
+        { minDepth, organised, colour, normals: withNormals },
+      );
       const t0 = performance.now();
-      const cloud = await native().backproject({
-        depth: result.depth,
-        width: result.width,
-        height: result.height,
-        intrinsics: result.intrinsics,
-        minDepth,
-        maxDepth: Infinity,
-        organised,
-        image: colour ? decoded.image : undefined,
-        normals: withNormals ? result.normals : undefined,
-        outPoints: organised ? o.outPoints : undefined,
-      });
-      const backproject = ms(t0, performance.now());
+      const cloud =
+        fusedCloud ??
+        (await native().backproject({
+          depth: result.depth,
+          width: result.width,
+          height: result.height,
+          intrinsics: result.intrinsics,
+          minDepth,
+          maxDepth: Infinity,
+          organised,
+          image: colour ? decoded.image : undefined,
+          normals: withNormals ? result.normals : undefined,
+          outPoints: organised ? o.outPoints : undefined,
+        }));
+      if (fusedCloud && organised && o.outPoints) {
+        if (o.outPoints.length !== fusedCloud.points.length) invalid(`a Float32Array of ${fusedCloud.points.length} values`, 'options.outPoints', o.outPoints);
+        o.outPoints.set(fusedCloud.points);
+        cloud.points = o.outPoints;
+      }
+      const backproject = fusedCloud ? (result.timings.backproject ?? 0) : ms(t0, performance.now());
       return {
         organised,
         count: cloud.count,
@@ -283,6 +353,34 @@ export class Metric3D {
     return this.#disposing;
   }
 
+  /** Compares this instance's depth with onnxruntime's on the bundled photo. */
+  async #verify(maxAbsRel: number | undefined, threads: number | undefined): Promise<void> {
+    const sample = verificationImage();
+    const reference = await Metric3D.load({
+      model: this.#model.path,
+      backend: 'onnxruntime',
+      inputSize: this.#model.inputSize,
+      threads,
+    });
+    try {
+      const opts = { intrinsics: sample.intrinsics, normals: false };
+      const mine = await this.predict(sample.path, opts);
+      const ref = await reference.predict(sample.path, opts);
+      const agreement = depthAgreement(mine.depth, ref.depth);
+      const engine = 'engine' in this.#backend ? (this.#backend as { engine: { precision: string } }).engine.precision : this.#backend.name;
+      this.#verification = { ...agreement, reference: 'onnxruntime', image: sample.path, precision: engine };
+    } finally {
+      await reference.dispose();
+    }
+    const v = this.#verification;
+    if (maxAbsRel !== undefined && !(v.absRel <= maxAbsRel)) {
+      throw new VerifyError(
+        `the ${v.precision} engine's depth differs from onnxruntime's by AbsRel ${v.absRel.toFixed(4)} ` +
+          `(limit ${maxAbsRel}) on ${v.image}; rebuild with precision 'fp32' or check the export`,
+      );
+    }
+  }
+
   #track<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#disposed) return Promise.reject(new DisposedError());
     const p = fn();
@@ -299,7 +397,12 @@ export class Metric3D {
     return run;
   }
 
-  async #predict(input: ImageInput, options: PredictOptions, override: { normals?: boolean } | undefined): Promise<Prediction> {
+  async #predict(
+    input: ImageInput,
+    options: PredictOptions,
+    override: { normals?: boolean } | undefined,
+    cloud?: CloudRequest,
+  ): Promise<Prediction> {
     const o = optionalObject(options, 'options') as PredictOptions;
     const wantNormals = booleanOr(override?.normals ?? o.normals, 'options.normals', true) && this.#model.hasNormals;
     const maxDepth = o.maxDepth === undefined ? DEFAULT_MAX_DEPTH : finiteNumber(o.maxDepth, 'options.maxDepth');
@@ -316,6 +419,49 @@ export class Metric3D {
 
     const b = native();
     const [Hi, Wi] = this.#model.inputSize;
+    const backend = this.#backend;
+    if ('fused' in backend) {
+      const letterbox = b.letterbox(height, width, Hi, Wi);
+      if (out.depth !== undefined && (out.depth as Float32Array).length !== width * height) {
+        invalid(`a Float32Array of ${width * height} values`, 'options.out.depth', out.depth);
+      }
+      const r = await backend.runFused({
+        image: decoded.image,
+        inputSize: [Hi, Wi],
+        maxPixels: this.#maxPixels,
+        metricScale: metricScale(intrinsics, letterbox),
+        maxDepth,
+        normals: wantNormals,
+        cloud: cloud && { intrinsics, minDepth: cloud.minDepth, maxDepth: Infinity, organised: cloud.organised, colour: cloud.colour, normals: cloud.normals },
+      });
+      const t2 = performance.now();
+      let depth = r.depth;
+      if (out.depth) {
+        (out.depth as Float32Array).set(r.depth);
+        depth = out.depth as Float32Array;
+      }
+      const g = r.gpuTimes;
+      const result: PredictResult = {
+        depth,
+        width,
+        height,
+        normals: wantNormals ? r.normals : undefined,
+        normalConfidence: wantNormals ? r.confidence : undefined,
+        intrinsics,
+        intrinsicsSource: source as IntrinsicsSource,
+        letterbox,
+        backend: backend.name,
+        timings: {
+          decode: ms(t0, t1),
+          preprocess: round3(g.upload + g.preprocess),
+          inference: round3(g.engine),
+          postprocess: round3(g.postprocess + g.download),
+          ...(cloud ? { backproject: round3(g.backproject) } : {}),
+          total: ms(t0, t2),
+        },
+      };
+      return { result, decoded, cloud: r.cloud };
+    }
     const { tensor, letterbox } = await b.preprocess({
       image: decoded.image,
       inputHeight: Hi,
@@ -325,7 +471,7 @@ export class Metric3D {
       maxPixels: this.#maxPixels,
     });
     const t2 = performance.now();
-    const outputs = await this.#serial(() => this.#backend.run(tensor, Hi, Wi));
+    const outputs = await this.#serial(() => backend.run(tensor, Hi, Wi));
     const t3 = performance.now();
     const post = await b.postprocess({
       letterbox,
@@ -349,12 +495,14 @@ export class Metric3D {
       intrinsics,
       intrinsicsSource: source as IntrinsicsSource,
       letterbox,
-      backend: this.#backend.name,
+      backend: backend.name,
       timings: { decode: ms(t0, t1), preprocess: ms(t1, t2), inference: ms(t2, t3), postprocess: ms(t3, t4), total: ms(t0, t4) },
     };
     return { result, decoded };
   }
 }
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** De-canonical scale fx' / 1000 with fx' = fx * s (pipeline.md 1.5 and 3.3). */
 export function metricScale(intrinsics: Intrinsics, letterbox: Letterbox): number {

@@ -36,6 +36,36 @@ export interface NativeImage {
 export type TensorDType = 'float32' | 'float16';
 export type TensorData = Float32Array | Uint16Array;
 
+export interface NativeCloud {
+  organised: boolean;
+  count: number;
+  points: Float32Array;
+  colours?: Uint8Array;
+  normals?: Float32Array;
+  indices?: Uint32Array;
+}
+
+/** Back-projection settings of a fused GPU request. */
+export interface NativeCloudRequest {
+  intrinsics: { fx: number; fy: number; cx: number; cy: number };
+  minDepth: number;
+  maxDepth: number;
+  organised: boolean;
+  colour: boolean;
+  normals: boolean;
+}
+
+/** GPU time per stage of a fused request, in milliseconds (wall: enqueue to results). */
+export interface GpuTimes {
+  upload: number;
+  preprocess: number;
+  engine: number;
+  postprocess: number;
+  backproject: number;
+  download: number;
+  wall: number;
+}
+
 export interface NativeBinding {
   readonly version: string;
   setErrorFactory(factory: (code: string, message: string) => Error): void;
@@ -75,27 +105,100 @@ export interface NativeBinding {
     image?: NativeImage;
     normals?: Float32Array;
     outPoints?: Float32Array;
-  }): Promise<{
-    organised: boolean;
-    count: number;
-    points: Float32Array;
-    colours?: Uint8Array;
-    normals?: Float32Array;
-    indices?: Uint32Array;
-  }>;
+  }): Promise<NativeCloud>;
 }
 
-let binding: NativeBinding | undefined;
+/** One engine I/O tensor as TensorRT reports it. */
+export interface EngineTensor {
+  name: string;
+  input: boolean;
+  type: string;
+  shape: number[];
+  minShape?: number[];
+  maxShape?: number[];
+}
+
+export interface NativeTensorRTInfo {
+  available: boolean;
+  reason: string;
+  version: string;
+  libraryPath: string;
+  modulePath: string;
+  hasParser: boolean;
+  stronglyTyped: boolean;
+  modules: number[];
+  moduleDir: string;
+}
+
+export interface NativeBuildEvent {
+  kind: 'start' | 'step' | 'finish';
+  phase: string;
+  parent?: string;
+  step: number;
+  steps: number;
+}
+
+/** Opaque handle of a loaded engine. */
+export type EngineHandle = { readonly __engine: unique symbol };
+
+export interface NativeTensorRT {
+  tensorrtInfo(): NativeTensorRTInfo;
+  trtBuild(req: {
+    onnxPath: string;
+    precision: string;
+    minShape: [number, number];
+    optShape: [number, number];
+    maxShape: [number, number];
+    workspaceBytes?: number;
+    optimizationLevel?: number;
+    device?: number;
+    timingCache?: Uint8Array;
+    cancel?: Int32Array;
+    onProgress?: (e: NativeBuildEvent) => void;
+  }): Promise<{ engine: Uint8Array; timingCache?: Uint8Array; precision: string; fp32Layers: number; layers: number }>;
+  trtLoad(req: {
+    plan: Uint8Array;
+    input?: string;
+    depth?: string;
+    normal?: string;
+    confidence?: string;
+    contexts?: number;
+    device?: number;
+  }): Promise<{ tensors: EngineTensor[]; slots?: number; deviceMemory?: number; handle?: EngineHandle }>;
+  trtRun(req: {
+    handle: EngineHandle;
+    slot: number;
+    image: NativeImage;
+    inputHeight: number;
+    inputWidth: number;
+    maxPixels: number;
+    normaliseInGraph: boolean;
+    metricScale: number;
+    maxDepth: number;
+    normals: boolean;
+    cloud?: NativeCloudRequest;
+  }): Promise<{
+    depth: Float32Array;
+    normals?: Float32Array;
+    confidence?: Float32Array;
+    letterbox: Letterbox;
+    cloud?: NativeCloud;
+    gpuTimes: GpuTimes;
+  }>;
+  trtFree(handle: EngineHandle): void;
+}
+
+let binding: (NativeBinding & NativeTensorRT) | undefined;
 let loadError: Error | undefined;
 
 /** Loads the addon once: a prebuild from prebuilds/ or a local build from build/. */
-export function native(): NativeBinding {
+export function native(): NativeBinding & NativeTensorRT {
   if (binding) return binding;
   if (loadError) throw loadError;
   const root = packageRoot();
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const load = require('node-gyp-build') as (dir: string) => NativeBinding;
+    const load = require('node-gyp-build') as (dir: string) => NativeBinding & NativeTensorRT;
     const b = load(root);
     b.setErrorFactory(errorFromCode);
     binding = b;

@@ -2,9 +2,10 @@
  * Public types of metric3d-trt.
  * @module
  */
+import type { EngineKey } from './engine-cache';
 import type { Letterbox } from './native';
 
-export type { Letterbox };
+export type { EngineKey, Letterbox };
 
 /** Pinhole intrinsics in pixels of the original image. */
 export interface Intrinsics {
@@ -70,6 +71,102 @@ export interface LoadOptions {
   threads?: number;
   /** Horizontal field of view in degrees assumed when no intrinsics are known (default 60). */
   defaultFov?: number;
+  /** TensorRT engine options (used when the backend is TensorRT). */
+  tensorrt?: TensorRTOptions;
+  /** Progress of long work during loading (a first TensorRT engine build takes minutes). */
+  onProgress?: (progress: Progress) => void;
+  /** Stops long work during loading (an engine build); the load then rejects with CancelledError. */
+  signal?: AbortSignal;
+}
+
+/** Engine precision: `'fp16'` (default), `'fp32'`, or `'best'` (FP16 where TensorRT allows, else what the ONNX file holds). */
+export type EnginePrecision = 'fp32' | 'fp16' | 'best';
+
+/**
+ * TensorRT engine options. On TensorRT 11 (strongly typed) precision follows the ONNX
+ * file: `'fp16'` needs a float16 export, `'best'` builds whatever the file holds.
+ */
+export interface TensorRTOptions {
+  /** Default `'fp16'`. */
+  precision?: EnginePrecision;
+  /**
+   * Input sizes [height, width] the engine accepts, for dynamic-size exports (default:
+   * min = opt = max = the model's input size). Multiples of 14.
+   */
+  profile?: { min?: [number, number]; opt?: [number, number]; max?: [number, number] };
+  /** Builder workspace limit in MiB (default: TensorRT's, the device memory). */
+  workspaceMiB?: number;
+  /** Builder optimisation level 0..5 (default TensorRT's, 3). */
+  optimizationLevel?: number;
+  /** Execution contexts, i.e. requests that run on the GPU at the same time (default 2). */
+  contexts?: number;
+  /** Folder of cached engines (default `$METRIC3D_ENGINE_CACHE`, else `<cache>/engines`). */
+  engineCacheDir?: string;
+  /** Build a new engine even when a cached one matches (default false). */
+  rebuild?: boolean;
+  /** Runs per execution context right after loading, so the first request is not the slow one (default 1). */
+  warmup?: number;
+  /**
+   * Parity check after loading: runs the engine and onnxruntime (CPU) on a bundled
+   * photo and reports the depth AbsRel between them in {@link Metric3D.verification}.
+   * With `maxAbsRel`, a larger difference rejects the load with VerifyError.
+   */
+  verify?: boolean | { maxAbsRel?: number };
+  /** CUDA device (default 0). */
+  device?: number;
+}
+
+/** Progress of long work. */
+export interface Progress {
+  /** What is running: `'engine-build'`. */
+  task: 'engine-build';
+  /** The current top-level phase, e.g. "Parsing ONNX" or "Building engine". */
+  phase: string;
+  /** The innermost phase running now. */
+  detail: string;
+  /** Completion of the top-level phase, 0..100. */
+  percent: number;
+  elapsedMs: number;
+}
+
+/** Result of {@link buildEngine}. */
+export interface EngineBuildResult {
+  /** The engine file in the cache. */
+  enginePath: string;
+  /** True when a matching engine was already cached and nothing was built. */
+  cached: boolean;
+  /** What TensorRT built, e.g. "fp16 (softmax and normalisation in fp32)". */
+  precision: string;
+  /** Seconds the build took (for a cached engine: when it was built). */
+  buildSeconds: number;
+  engineBytes: number;
+  tensorrtVersion: string;
+  gpu: string;
+  /** The key fields the engine was built for. */
+  key: EngineKey;
+}
+
+/** Options of {@link buildEngine}. */
+export interface BuildEngineOptions extends TensorRTOptions {
+  /** Model input size [height, width] for dynamic-size graphs (default: the registry's, else 616 x 1064). */
+  inputSize?: [number, number];
+  /** Folder holding downloaded models. */
+  cacheDir?: string;
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
+}
+
+/** Result of the parity check of {@link TensorRTOptions.verify}. */
+export interface Verification {
+  /** Mean |d_engine - d_ref| / d_ref over pixels valid in both. */
+  absRel: number;
+  /** Fraction of pixels with max(d_engine / d_ref, d_ref / d_engine) < 1.25. */
+  delta1: number;
+  pixels: number;
+  reference: 'onnxruntime';
+  image: string;
+  /** Engine precision that was checked. */
+  precision: string;
 }
 
 /** Options of {@link Metric3D.predict}. */
@@ -158,6 +255,19 @@ export interface BackendStatus {
   reason: string;
 }
 
+/** TensorRT availability, with what was found. */
+export interface TensorRTStatus extends BackendStatus {
+  /** Version of the TensorRT library found, e.g. "10.13.0" ("" when none). */
+  version: string;
+  libraryPath: string;
+  /** TensorRT majors this build has backend modules for. */
+  modules: number[];
+  /** The ONNX parser was found: engines can be built (else only cached engines load). */
+  canBuild: boolean;
+  /** TensorRT 11: precision follows the ONNX file. */
+  stronglyTyped: boolean;
+}
+
 /** CUDA GPU availability for the native steps, with the device's details. */
 export interface GpuStatus extends BackendStatus {
   /** The native core was compiled with its CUDA kernels. */
@@ -176,6 +286,6 @@ export interface RuntimeInfo {
   version: string;
   nativeVersion: string;
   threads: number;
-  backends: Record<BackendName, BackendStatus>;
+  backends: { onnxruntime: BackendStatus; tensorrt: TensorRTStatus };
   gpu: GpuStatus;
 }

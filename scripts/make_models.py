@@ -7,6 +7,8 @@ Writes:
   test/fixtures/models/nan-upstream.onnx         upstream contract, every depth value NaN
   test/fixtures/models/wrong-contract.onnx       unrelated I/O names (x -> y)
   test/fixtures/models/wrong-size-upstream.onnx  upstream names, 512 x 512
+  test/fixtures/models/cubic-posembed-upstream.onnx  oracle-upstream plus a ViT-style
+                                                 cubic Resize of a position embedding
   models/demo.onnx                               ground-plane prior with the community contract
 
 Every model is checked with onnx.checker and evaluated against a numpy version of
@@ -72,6 +74,46 @@ def oracle_upstream(size=(616, 1064)):
         initializer=[init("w_depth", conv1x1_weight([[1.0, 1.0 / 256.0, 0.0]]))],
     )
     return make(graph, 11)
+
+
+POS_EMBED_RESIZE = "/encoder/interpolate_pos_encoding/Resize"
+
+
+def cubic_posembed_upstream():
+    """oracle-upstream plus the DINOv2 position-embedding interpolation pattern.
+
+    A [1, 4, 4, 4] embedding is upscaled x2 by a cubic Resize (what TensorRT refuses
+    to build), reduced to a scalar and added times zero, so the depth is unchanged.
+    """
+    graph = onnx.GraphProto()
+    graph.CopyFrom(oracle_upstream().graph)
+    graph.name = "cubic_posembed_upstream"
+    graph.node[0].output[0] = "depth_conv"
+    graph.node.extend(
+        [
+            helper.make_node(
+                "Resize",
+                ["pos_embed", "", "pos_scales"],
+                ["pos_resized"],
+                name=POS_EMBED_RESIZE,
+                mode="cubic",
+                coordinate_transformation_mode="half_pixel",
+                cubic_coeff_a=-0.75,
+            ),
+            helper.make_node("ReduceMean", ["pos_resized"], ["pos_mean"], keepdims=0),
+            helper.make_node("Mul", ["pos_mean", "zero"], ["pos_zero"]),
+            helper.make_node("Add", ["depth_conv", "pos_zero"], ["pred_depth"]),
+        ]
+    )
+    pos = np.arange(64, dtype=np.float32).reshape(1, 4, 4, 4) / 64.0
+    graph.initializer.extend(
+        [
+            init("pos_embed", pos),
+            init("pos_scales", np.array([1.0, 1.0, 2.0, 2.0], dtype=np.float32)),
+            init("zero", np.array(0.0, dtype=np.float32)),
+        ]
+    )
+    return make(graph, 13)
 
 
 def oracle_community():
@@ -247,6 +289,20 @@ def _attr(node, name, default=None):
     return default
 
 
+def _cubic_matrix(n_in, scale, a):
+    """[n_out, n_in] weights of an ONNX cubic Resize along one axis (half_pixel, edge clamp)."""
+    n_out = int(np.floor(n_in * scale))
+    m = np.zeros((n_out, n_in))
+    for o in range(n_out):
+        x = (o + 0.5) / scale - 0.5
+        x0 = int(np.floor(x))
+        for k in range(-1, 3):
+            d = abs(x - (x0 + k))
+            wgt = ((a + 2) * d - (a + 3)) * d * d + 1 if d <= 1 else ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+            m[o, min(max(x0 + k, 0), n_in - 1)] += wgt
+    return m
+
+
 def _np_run(model, feeds):
     """Minimal numpy interpreter for the operators used in this file."""
     env = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
@@ -261,6 +317,17 @@ def _np_run(model, feeds):
             if len(a) > 2 and a[2] is not None:
                 y = y + a[2].reshape(1, -1, 1, 1)
             out = y.astype(np.float32)
+        elif op == "Resize":
+            assert _attr(node, "mode") == b"cubic" and _attr(node, "coordinate_transformation_mode") == b"half_pixel"
+            scales = a[2]
+            assert scales is not None and list(scales[:2]) == [1.0, 1.0]
+            c = _attr(node, "cubic_coeff_a", -0.75)
+            mh = _cubic_matrix(a[0].shape[2], float(scales[2]), c)
+            mw = _cubic_matrix(a[0].shape[3], float(scales[3]), c)
+            out = np.einsum("oh,pw,nchw->ncop", mh, mw, a[0]).astype(np.float32)
+        elif op == "ReduceMean":
+            assert len(a) == 1 and _attr(node, "axes") is None
+            out = np.mean(a[0], keepdims=bool(_attr(node, "keepdims", 1))).astype(np.float32)
         elif op == "Squeeze":
             out = np.squeeze(a[0], axis=tuple(int(v) for v in a[1]))
         elif op == "Reshape":
@@ -352,6 +419,8 @@ def main():
     demo_model = demo()
     x = image(28, 42)
     cases.append((os.path.join(DEMO_DIR, "demo.onnx"), demo_model, "pixel_values", x, expect_demo(x)))
+    x = image(616, 1064)
+    cases.append((fx("cubic-posembed-upstream.onnx"), cubic_posembed_upstream(), "image", x, [np_oracle_depth(x)]))
 
     for path, model, _, _, _ in cases:
         save(model, path)
@@ -372,7 +441,7 @@ def main():
             all_nan = bool(np.isnan(got[0]).all())
             detail += ", all NaN: %s" % all_nan
             failed = failed or not all_nan
-        print("%-26s input %s -> %s" % (label, tuple(x.shape), detail))
+        print("%-30s input %s -> %s" % (label, tuple(x.shape), detail))
         if any(e > TOL for e in errs):
             failed = True
     print("\nevaluated with %s; tolerance %g" % (how, TOL))

@@ -5,6 +5,7 @@
 #include "errors.h"
 #include "m3d/gpu.h"
 #include "m3d/parallel.h"
+#include "tensorrt.h"
 #include "workers.h"
 
 #ifndef M3D_VERSION
@@ -78,6 +79,11 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("preprocess", Napi::Function::New(env, preprocess, "preprocess"));
   exports.Set("postprocess", Napi::Function::New(env, postprocess, "postprocess"));
   exports.Set("backproject", Napi::Function::New(env, backproject, "backproject"));
+  exports.Set("tensorrtInfo", Napi::Function::New(env, tensorrt_info, "tensorrtInfo"));
+  exports.Set("trtBuild", Napi::Function::New(env, trt_build, "trtBuild"));
+  exports.Set("trtLoad", Napi::Function::New(env, trt_load, "trtLoad"));
+  exports.Set("trtRun", Napi::Function::New(env, trt_run, "trtRun"));
+  exports.Set("trtFree", Napi::Function::New(env, trt_free, "trtFree"));
   return exports;
 }
 

@@ -27,7 +27,11 @@ size_t Session::tensor_bytes() const noexcept { return 0; }
 void* Session::model_output(int, size_t) { unavailable(); }
 void Session::upload_model_output(int, const void*, size_t) { unavailable(); }
 void Session::postprocess_depth(TensorType, const Letterbox&, float, float, float) { unavailable(); }
-void Session::postprocess_normals(TensorType, const Letterbox&, size_t, bool) { unavailable(); }
+void Session::postprocess_normals(TensorType, const Letterbox&, size_t, bool, bool) { unavailable(); }
+void Session::count_nonfinite(int, size_t, TensorType) { unavailable(); }
+unsigned long long Session::nonfinite(int) const noexcept { return 0; }
+void* Session::stream() const noexcept { return nullptr; }
+void Session::mark_engine(bool) { unavailable(); }
 const float* Session::depth() const noexcept { return nullptr; }
 void Session::backproject_organised(const Intrinsics&, const DepthRange&, bool) { unavailable(); }
 DenseCloud Session::backproject_dense(const Intrinsics&, const DepthRange&, bool, bool) { unavailable(); }

@@ -246,6 +246,43 @@ TEST_CASE("sessions on concurrent threads (one stream each) give the CPU results
   for (const auto& o : outs) CHECK(compare(o.data(), cpu.data(), count).maxAbs <= kTol * 10);
 }
 
+TEST_CASE("confidence as the 4th normal plane equals a separate confidence output") {
+  gpu::Session s(0);
+  const Case c = cases().front();
+  const Letterbox box = make_letterbox(c.H, c.W, c.Hi, c.Wi);
+  const size_t plane = size_t(c.Hi) * c.Wi, pixels = size_t(c.W) * c.H;
+  const auto four = random_floats(plane * 4, 99, -1.f, 1.f);
+  std::vector<float> cpuN(pixels * 3), cpuK(pixels), gN(pixels * 3), gK(pixels);
+  postprocess_normals(four.data(), plane, four.data() + 3 * plane, TensorType::Float32, box, cpuN.data(), cpuK.data());
+  s.upload_model_output(1, four.data(), plane * 4 * sizeof(float));
+  s.postprocess_normals(TensorType::Float32, box, plane, true, true);
+  s.download_normals(gN.data(), gK.data());
+  s.synchronize();
+  CHECK(compare(gN.data(), cpuN.data(), pixels * 3).mismatched == 0);
+  CHECK(compare(gK.data(), cpuK.data(), pixels).mismatched == 0);
+}
+
+TEST_CASE("the non-finite count kernel equals count_nonfinite") {
+  gpu::Session s(0);
+  const size_t n = 616 * 1064;
+  auto v = random_floats(n, 5, -10.f, 10.f);
+  for (size_t i = 0; i < n; i += 997) v[i] = std::numeric_limits<float>::quiet_NaN();
+  for (size_t i = 13; i < n; i += 4099) v[i] = std::numeric_limits<float>::infinity();
+  std::vector<uint16_t> h(n);
+  for (size_t i = 0; i < n; ++i) h[i] = float_to_half(v[i]);
+  const size_t cpu32 = count_nonfinite(v.data(), TensorType::Float32, n);
+  const size_t cpu16 = count_nonfinite(h.data(), TensorType::Float16, n);
+  CHECK(cpu32 > 0);
+  s.upload_model_output(0, v.data(), n * sizeof(float));
+  s.upload_model_output(1, h.data(), n * sizeof(uint16_t));
+  s.count_nonfinite(0, n, TensorType::Float32);
+  s.count_nonfinite(1, n, TensorType::Float16);
+  s.synchronize();
+  CHECK_EQ(s.nonfinite(0), static_cast<unsigned long long>(cpu32));
+  CHECK_EQ(s.nonfinite(1), static_cast<unsigned long long>(cpu16));
+  CHECK_EQ(s.nonfinite(2), 0ULL);
+}
+
 TEST_CASE("a missing device is a clear error") {
   CHECK_THROWS_CODE(gpu::Session s(4096), code::kGpuUnavailable);
   const gpu::DeviceInfo bad = gpu::probe(4096);

@@ -13,6 +13,7 @@ inline constexpr const char* kChannels = "ERR_CHANNELS";
 inline constexpr const char* kImageTooLarge = "ERR_IMAGE_TOO_LARGE";
 inline constexpr const char* kIntrinsics = "ERR_INTRINSICS";
 inline constexpr const char* kNonFinite = "ERR_NONFINITE_OUTPUT";
+inline constexpr const char* kModelContract = "ERR_MODEL_CONTRACT";
 inline constexpr const char* kOutOfMemory = "ERR_OUT_OF_MEMORY";
 inline constexpr const char* kNative = "ERR_NATIVE";
 inline constexpr const char* kGpuUnavailable = "ERR_GPU_UNAVAILABLE";

@@ -39,7 +39,12 @@ struct StageTimes {
   float normals = 0;
   float backproject = 0;
   float download = 0;
+  float engine = 0;  // work enqueued between mark_engine(true) and mark_engine(false)
 };
+
+// Model output slots of a session: 0 depth, 1 normals, 2 confidence, 3.. other
+// engine outputs that must be bound but are not read.
+inline constexpr int kOutputSlots = 8;
 
 // One in-flight request: a CUDA stream, pinned staging buffers and device buffers
 // that grow on demand and are reused by later calls of the same size (no cudaMalloc
@@ -60,7 +65,7 @@ class Session {
   const void* tensor() const noexcept;  // device pointer, 3 * Hi * Wi elements
   size_t tensor_bytes() const noexcept;
 
-  // Model output slots (0 depth, 1 normals, 2 confidence): device buffers an engine
+  // Model output slots (0 depth, 1 normals, 2 confidence, see kOutputSlots): device buffers an engine
   // writes into, or that receive host data for the CPU inference backends and tests.
   void* model_output(int slot, size_t bytes);
   void upload_model_output(int slot, const void* host, size_t bytes);
@@ -68,7 +73,9 @@ class Session {
   // Steps 3 and 4 on the device, from model output slots 0 (depth) and 1/2 (normals,
   // confidence; normalOffset / confOffset in elements inside their slot).
   void postprocess_depth(TensorType type, const Letterbox& box, float metricScale, float minDepth, float maxDepth);
-  void postprocess_normals(TensorType type, const Letterbox& box, size_t planeStride, bool withConfidence);
+  // withConfidence reads slot 2, or the 4th plane of slot 1 when confidenceInNormals.
+  void postprocess_normals(TensorType type, const Letterbox& box, size_t planeStride, bool withConfidence,
+                           bool confidenceInNormals = false);
   const float* depth() const noexcept;  // device pointer, H * W metres
 
   // Step 5 on the device. Organised: H * W * 3 points (+ colours from the uploaded image).
@@ -83,6 +90,16 @@ class Session {
   void download_depth(float* host);
   void download_normals(float* hostNormals, float* hostConfidence);
   void download_points(float* hostPoints, uint8_t* hostColours);
+
+  // Counts non-finite values of a model output slot on the device; the count is
+  // readable through nonfinite() after synchronize() (no extra synchronisation).
+  void count_nonfinite(int slot, size_t elements, TensorType type);
+  unsigned long long nonfinite(int slot) const noexcept;
+
+  // The CUDA stream of this session (a cudaStream_t), for engines that enqueue on it.
+  void* stream() const noexcept;
+  // Brackets work enqueued on stream() by an engine, timed as StageTimes::engine.
+  void mark_engine(bool start);
 
   void synchronize();
   StageTimes times() const noexcept;  // valid after synchronize()

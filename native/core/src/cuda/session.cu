@@ -6,6 +6,7 @@
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -50,6 +51,7 @@ class GrowBuffer {
     return ptr_;
   }
   void* get() const { return ptr_; }
+  size_t size() const { return cap_; }
   template <typename T>
   T* as() const {
     return static_cast<T*>(ptr_);
@@ -127,6 +129,16 @@ __device__ inline void colour_at(const uint8_t* img, size_t stride, const PixelF
   o[0] = p[fmt.offR];
   o[1] = p[fmt.offG];
   o[2] = p[fmt.offB];
+}
+
+// Non-finite values of a model output (the twin of m3d::count_nonfinite).
+template <typename T>
+__global__ void nonfinite_kernel(const T* __restrict__ data, size_t n, unsigned long long* __restrict__ count) {
+  unsigned long long bad = 0;
+  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+    bad += is_finite(load_element(data, i)) ? 0 : 1;
+  }
+  if (bad) atomicAdd(count, bad);
 }
 
 __global__ void organised_kernel(const float* __restrict__ depth, int W, int H, Intrinsics K, DepthRange range,
@@ -268,15 +280,18 @@ DeviceInfo probe(int device) noexcept {
 struct Session::Impl {
   int device = 0;
   cudaStream_t stream = nullptr;
-  enum Stage { kUpload, kPre, kPost, kNormals, kCloud, kDownload, kStages };
+  enum Stage { kUpload, kPre, kPost, kNormals, kCloud, kDownload, kEngine, kStages };
   cudaEvent_t begin[kStages]{};
   cudaEvent_t end[kStages]{};
   bool recorded[kStages]{};
   StageTimes times{};
 
-  DeviceBuffer image, tensor, outputs[3], depth, normals, confidence, points, colours;
+  DeviceBuffer image, tensor, outputs[kOutputSlots], depth, normals, confidence, points, colours;
   DeviceBuffer rowCounts, rowOffsets, densePoints, denseIndices, denseColours, denseNormals;
   PinnedBuffer stageIn, stageTensor, stageDepth, stageNormals, stageConf, stagePoints, stageColours, stageCount;
+  DeviceBuffer nonfiniteCounts;
+  PinnedBuffer stageNonfinite;
+  bool countedNonfinite[3]{};
   std::vector<std::function<void()>> afterSync;
 
   // Geometry of the current request.
@@ -343,6 +358,7 @@ void Session::preprocess(const ImageView& img, const Letterbox& box, const Norma
   s.downloading = false;
   for (bool& r : s.recorded) r = false;
   s.haveDepth = s.haveNormals = s.haveConfidence = s.havePoints = s.haveColours = false;
+  for (bool& c : s.countedNonfinite) c = false;
   s.width = img.width;
   s.height = img.height;
   s.fmt = pixel_format(img);
@@ -383,7 +399,7 @@ const void* Session::tensor() const noexcept { return impl_->tensor.get(); }
 size_t Session::tensor_bytes() const noexcept { return impl_->tensorBytes; }
 
 void* Session::model_output(int slot, size_t bytes) {
-  if (slot < 0 || slot > 2) throw Error(code::kInvalidArgument, "model output slot must be 0, 1 or 2");
+  if (slot < 0 || slot >= kOutputSlots) throw Error(code::kInvalidArgument, "model output slot out of range");
   impl_->use();
   return impl_->outputs[slot].ensure(bytes);
 }
@@ -417,11 +433,21 @@ void Session::postprocess_depth(TensorType type, const Letterbox& box, float met
   s.haveDepth = true;
 }
 
-void Session::postprocess_normals(TensorType type, const Letterbox& box, size_t planeStride, bool withConfidence) {
+void Session::postprocess_normals(TensorType type, const Letterbox& box, size_t planeStride, bool withConfidence,
+                                  bool confidenceInNormals) {
   Impl& s = *impl_;
   s.use();
   if (!s.outputs[1].get()) throw Error(code::kInvalidArgument, "no model output in slot 1");
-  if (withConfidence && !s.outputs[2].get()) throw Error(code::kInvalidArgument, "no model output in slot 2");
+  if (withConfidence && !confidenceInNormals && !s.outputs[2].get()) {
+    throw Error(code::kInvalidArgument, "no model output in slot 2");
+  }
+  const size_t elementBytes = type == TensorType::Float16 ? 2 : 4;
+  if (withConfidence && confidenceInNormals && s.outputs[1].size() < 4 * planeStride * elementBytes) {
+    throw Error(code::kInvalidArgument, "model output slot 1 has no confidence plane");
+  }
+  const void* conf = !withConfidence       ? nullptr
+                     : confidenceInNormals ? static_cast<const uint8_t*>(s.outputs[1].get()) + 3 * planeStride * elementBytes
+                                           : s.outputs[2].get();
   const PostprocessLayout L = make_postprocess_layout(box);
   const size_t pixels = size_t(L.outWidth) * size_t(L.outHeight);
   float* outN = static_cast<float*>(s.normals.ensure(pixels * 3 * sizeof(float)));
@@ -430,10 +456,10 @@ void Session::postprocess_normals(TensorType type, const Letterbox& box, size_t 
   const dim3 block(kBlockX, kBlockY), grid = grid2d(L.outWidth, L.outHeight);
   if (type == TensorType::Float16) {
     normals_kernel<<<grid, block, 0, s.stream>>>(s.outputs[1].as<const uint16_t>(), planeStride,
-                                                 withConfidence ? s.outputs[2].as<const uint16_t>() : nullptr, L, outN, outC);
+                                                 static_cast<const uint16_t*>(conf), L, outN, outC);
   } else {
     normals_kernel<<<grid, block, 0, s.stream>>>(s.outputs[1].as<const float>(), planeStride,
-                                                 withConfidence ? s.outputs[2].as<const float>() : nullptr, L, outN, outC);
+                                                 static_cast<const float*>(conf), L, outN, outC);
   }
   check_launch();
   s.mark(Impl::kNormals, false);
@@ -533,6 +559,42 @@ void Session::download_points(float* hostPoints, uint8_t* hostColours) {
   if (s.haveColours) s.stage_download(s.stageColours, s.colours.get(), hostColours, pixels * 3);
 }
 
+void Session::count_nonfinite(int slot, size_t elements, TensorType type) {
+  Impl& s = *impl_;
+  s.use();
+  if (slot < 0 || slot > 2 || !s.outputs[slot].get()) throw Error(code::kInvalidArgument, "no model output in that slot");
+  const size_t elementBytes = type == TensorType::Float16 ? 2 : 4;
+  if (elements * elementBytes > s.outputs[slot].size()) throw Error(code::kInvalidArgument, "more elements than the slot holds");
+  auto* counts = static_cast<unsigned long long*>(s.nonfiniteCounts.ensure(3 * sizeof(unsigned long long)));
+  auto* staged = static_cast<unsigned long long*>(s.stageNonfinite.ensure(3 * sizeof(unsigned long long)));
+  M3D_CUDA_CHECK(cudaMemsetAsync(counts + slot, 0, sizeof(unsigned long long), s.stream));
+  const unsigned threads = 256;
+  const unsigned blocks = static_cast<unsigned>(std::min<size_t>((elements + threads - 1) / threads, 1024));
+  if (blocks > 0) {
+    if (type == TensorType::Float16) {
+      nonfinite_kernel<<<blocks, threads, 0, s.stream>>>(s.outputs[slot].as<const uint16_t>(), elements, counts + slot);
+    } else {
+      nonfinite_kernel<<<blocks, threads, 0, s.stream>>>(s.outputs[slot].as<const float>(), elements, counts + slot);
+    }
+    check_launch();
+  }
+  M3D_CUDA_CHECK(cudaMemcpyAsync(staged + slot, counts + slot, sizeof(unsigned long long), cudaMemcpyDeviceToHost, s.stream));
+  s.countedNonfinite[slot] = true;
+}
+
+unsigned long long Session::nonfinite(int slot) const noexcept {
+  const Impl& s = *impl_;
+  if (slot < 0 || slot > 2 || !s.countedNonfinite[slot] || !s.stageNonfinite.get()) return 0;
+  return static_cast<const unsigned long long*>(s.stageNonfinite.get())[slot];
+}
+
+void* Session::stream() const noexcept { return impl_->stream; }
+
+void Session::mark_engine(bool start) {
+  impl_->use();
+  impl_->mark(Impl::kEngine, start);
+}
+
 void Session::synchronize() {
   Impl& s = *impl_;
   s.use();
@@ -540,8 +602,8 @@ void Session::synchronize() {
   for (auto& f : s.afterSync) f();
   s.afterSync.clear();
   s.downloading = false;
-  float* slots[Impl::kStages] = {&s.times.upload, &s.times.preprocess, &s.times.postprocess,
-                                 &s.times.normals, &s.times.backproject, &s.times.download};
+  float* slots[Impl::kStages] = {&s.times.upload,      &s.times.preprocess, &s.times.postprocess, &s.times.normals,
+                                 &s.times.backproject, &s.times.download,   &s.times.engine};
   for (int i = 0; i < Impl::kStages; ++i) {
     *slots[i] = 0.f;
     if (s.recorded[i]) cudaEventElapsedTime(slots[i], s.begin[i], s.end[i]);

@@ -1,0 +1,413 @@
+#include "tensorrt.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "convert.h"
+#include "errors.h"
+#include "m3d/trt.h"
+#include "promise_worker.h"
+
+#if !defined(_WIN32)
+#include <dlfcn.h>
+#endif
+
+namespace m3daddon {
+namespace {
+
+// Backend modules sit next to metric3d.node unless METRIC3D_TENSORRT_MODULE_DIR says otherwise.
+std::string module_dir() {
+  if (const char* env = std::getenv("METRIC3D_TENSORRT_MODULE_DIR")) return env;
+#if !defined(_WIN32)
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&module_dir), &info) && info.dli_fname) {
+    const std::string path = info.dli_fname;
+    const size_t slash = path.find_last_of('/');
+    return slash == std::string::npos ? "." : path.substr(0, slash);
+  }
+#endif
+  return ".";
+}
+
+std::shared_ptr<const m3d::trt::Library> trt_library() {
+  const char* lib = std::getenv("METRIC3D_TENSORRT_LIB");
+  return m3d::trt::library({module_dir(), lib ? lib : ""});
+}
+
+const char* dtype_name(int dtype) {
+  switch (dtype) {
+    case M3D_TRT_FLOAT:
+      return "float32";
+    case M3D_TRT_HALF:
+      return "float16";
+    case M3D_TRT_BF16:
+      return "bfloat16";
+    case M3D_TRT_INT32:
+      return "int32";
+    case M3D_TRT_INT64:
+      return "int64";
+    default:
+      return "other";
+  }
+}
+
+Napi::Array dims_array(Napi::Env env, const std::vector<int64_t>& dims) {
+  Napi::Array a = Napi::Array::New(env, dims.size());
+  for (size_t i = 0; i < dims.size(); ++i) a.Set(static_cast<uint32_t>(i), static_cast<double>(dims[i]));
+  return a;
+}
+
+Napi::Array tensors_array(Napi::Env env, const std::vector<m3d::trt::TensorDesc>& tensors) {
+  Napi::Array a = Napi::Array::New(env, tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& t = tensors[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", t.name);
+    o.Set("input", t.input);
+    o.Set("type", dtype_name(t.dtype));
+    o.Set("shape", dims_array(env, t.dims));
+    if (t.input && !t.minDims.empty()) {
+      o.Set("minShape", dims_array(env, t.minDims));
+      o.Set("maxShape", dims_array(env, t.maxDims));
+    }
+    a.Set(static_cast<uint32_t>(i), o);
+  }
+  return a;
+}
+
+// Module memory (an engine plan) exposed as a Uint8Array without a copy.
+Napi::Uint8Array blob_array(Napi::Env env, const std::shared_ptr<m3d::trt::Blob>& blob) {
+  if (!blob || blob->size() == 0) return Napi::Uint8Array::New(env, 0);
+  auto* hold = new std::shared_ptr<m3d::trt::Blob>(blob);
+  napi_value value;
+  const napi_status st = napi_create_external_arraybuffer(
+      env, const_cast<uint8_t*>(blob->data()), blob->size(),
+      [](napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<m3d::trt::Blob>*>(hint); }, hold, &value);
+  Napi::ArrayBuffer ab;
+  if (st == napi_ok) {
+    ab = Napi::ArrayBuffer(env, value);
+  } else {
+    delete hold;
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+    ab = Napi::ArrayBuffer::New(env, blob->size());
+    std::memcpy(ab.Data(), blob->data(), blob->size());
+  }
+  return Napi::Uint8Array::New(env, blob->size(), ab, 0);
+}
+
+int precision_from(Napi::Env env, const std::string& p) {
+  if (p == "fp32") return M3D_TRT_FP32;
+  if (p == "fp16") return M3D_TRT_FP16;
+  if (p == "best") return M3D_TRT_BEST;
+  throw_error(env, m3d::code::kInvalidArgument, "precision must be 'fp32', 'fp16' or 'best', got '" + p + "'");
+}
+
+void read_hw(Napi::Env env, Napi::Object req, const char* key, int* hw) {
+  Napi::Value v = req.Get(key);
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != 2) {
+    throw_error(env, m3d::code::kInvalidArgument, std::string(key) + " must be [height, width]");
+  }
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < 2; ++i) {
+    Napi::Value x = a.Get(i);
+    const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 1 && d <= 16384) || d != static_cast<double>(static_cast<int>(d))) {
+      throw_error(env, m3d::code::kInvalidArgument, std::string(key) + " values must be integers in 1..16384");
+    }
+    hw[i] = static_cast<int>(d);
+  }
+}
+
+// -----------------------------------------------------------------------------------
+struct ProgressEvent {
+  m3d::trt::BuildEvent event;
+};
+
+class BuildWorker : public PromiseWorker {
+ public:
+  BuildWorker(Napi::Env env, Napi::Object req) : PromiseWorker(env, req) {
+    o_.onnxPath = get_string(env, req, "onnxPath", "");
+    if (o_.onnxPath.empty()) throw_error(env, m3d::code::kInvalidArgument, "onnxPath is required");
+    o_.precision = precision_from(env, get_string(env, req, "precision", "fp16"));
+    read_hw(env, req, "minShape", o_.minHW);
+    read_hw(env, req, "optShape", o_.optHW);
+    read_hw(env, req, "maxShape", o_.maxHW);
+    o_.workspaceBytes = static_cast<uint64_t>(get_number(env, req, "workspaceBytes", 0, false));
+    o_.optimizationLevel = get_int(env, req, "optimizationLevel", -1, 5, -1, false);
+    o_.device = get_int(env, req, "device", 0, 1024, 0, false);
+    const TypedView tc = get_typed_array(env, req, "timingCache", false);
+    if (tc.present) {
+      const auto* p = static_cast<const uint8_t*>(tc.data);
+      o_.timingCache.assign(p, p + tc.length);
+    }
+    const TypedView cancel = get_typed_array(env, req, "cancel", false);
+    if (cancel.present) {
+      if (cancel.type != napi_int32_array || cancel.length < 1) {
+        throw_error(env, m3d::code::kInvalidArgument, "cancel must be an Int32Array");
+      }
+      cancel_ = static_cast<volatile int32_t*>(cancel.data);
+    }
+    Napi::Value cb = req.Get("onProgress");
+    if (cb.IsFunction()) {
+      tsfn_ = Napi::ThreadSafeFunction::New(env, cb.As<Napi::Function>(), "metric3d-engine-build", 0, 1);
+      hasTsfn_ = true;
+    }
+  }
+  ~BuildWorker() override {
+    if (hasTsfn_) tsfn_.Release();
+  }
+
+ protected:
+  void Run() override {
+    o_.progress = [this](const m3d::trt::BuildEvent& e) {
+      if (hasTsfn_) {
+        auto* ev = new ProgressEvent{e};
+        const napi_status st = tsfn_.NonBlockingCall(ev, [](Napi::Env env, Napi::Function fn, ProgressEvent* p) {
+          std::unique_ptr<ProgressEvent> owned(p);
+          if (!env || !fn) return;
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("kind", owned->event.kind == 0 ? "start" : owned->event.kind == 1 ? "step" : "finish");
+          o.Set("phase", owned->event.phase);
+          if (!owned->event.parent.empty()) o.Set("parent", owned->event.parent);
+          o.Set("step", owned->event.step);
+          o.Set("steps", owned->event.steps);
+          try {
+            fn.Call({o});
+          } catch (const Napi::Error&) {
+          }
+        });
+        if (st != napi_ok) delete ev;
+      }
+      return !(cancel_ && *cancel_ != 0);
+    };
+    result_ = m3d::trt::build_engine(trt_library(), o_);
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("engine", blob_array(env, result_.engine));
+    if (result_.timingCache) o.Set("timingCache", blob_array(env, result_.timingCache));
+    o.Set("precision", result_.precision);
+    o.Set("fp32Layers", result_.fp32Layers);
+    o.Set("layers", result_.layers);
+    return o;
+  }
+
+ private:
+  m3d::trt::BuildOptions o_;
+  m3d::trt::BuildResult result_;
+  volatile int32_t* cancel_ = nullptr;
+  Napi::ThreadSafeFunction tsfn_;
+  bool hasTsfn_ = false;
+};
+
+// -----------------------------------------------------------------------------------
+struct EngineHolder {
+  std::shared_ptr<m3d::trt::Engine> engine;
+};
+
+std::shared_ptr<m3d::trt::Engine> engine_from(Napi::Env env, Napi::Value v) {
+  if (!v.IsExternal()) throw_error(env, m3d::code::kInvalidArgument, "expected a TensorRT engine handle");
+  auto* h = v.As<Napi::External<EngineHolder>>().Data();
+  if (!h || !h->engine) throw_error(env, "ERR_DISPOSED", "the TensorRT engine has been released");
+  return h->engine;
+}
+
+class LoadWorker : public PromiseWorker {
+ public:
+  LoadWorker(Napi::Env env, Napi::Object req) : PromiseWorker(env, req) {
+    const TypedView plan = get_typed_array(env, req, "plan", true);
+    if (plan.type != napi_uint8_array || plan.length == 0) {
+      throw_error(env, m3d::code::kInvalidArgument, "plan must be a non-empty Uint8Array");
+    }
+    plan_ = plan.data;
+    size_ = plan.length;
+    names_.input = get_string(env, req, "input", "");
+    names_.depth = get_string(env, req, "depth", "");
+    names_.normal = get_string(env, req, "normal", "");
+    names_.confidence = get_string(env, req, "confidence", "");
+    describeOnly_ = names_.input.empty();
+    contexts_ = get_int(env, req, "contexts", 1, 64, 1, false);
+    device_ = get_int(env, req, "device", 0, 1024, 0, false);
+  }
+
+ protected:
+  void Run() override {
+    auto lib = trt_library();
+    if (describeOnly_) {
+      tensors_ = m3d::trt::Engine::describe(lib, plan_, size_);
+      return;
+    }
+    engine_ = std::make_shared<m3d::trt::Engine>(lib, plan_, size_, names_, contexts_, device_);
+    tensors_ = engine_->tensors();
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("tensors", tensors_array(env, tensors_));
+    if (engine_) {
+      o.Set("slots", engine_->slots());
+      o.Set("deviceMemory", static_cast<double>(engine_->device_memory()));
+      auto* holder = new EngineHolder{engine_};
+      o.Set("handle", Napi::External<EngineHolder>::New(env, holder, [](Napi::Env, EngineHolder* h) { delete h; }));
+    }
+    return o;
+  }
+
+ private:
+  const void* plan_ = nullptr;
+  size_t size_ = 0;
+  m3d::trt::OutputNames names_;
+  bool describeOnly_ = false;
+  int contexts_ = 1, device_ = 0;
+  std::vector<m3d::trt::TensorDesc> tensors_;
+  std::shared_ptr<m3d::trt::Engine> engine_;
+};
+
+// -----------------------------------------------------------------------------------
+class RunWorker : public PromiseWorker {
+ public:
+  RunWorker(Napi::Env env, Napi::Object req) : PromiseWorker(env, req) {
+    engine_ = engine_from(env, req.Get("handle"));
+    slot_ = get_int(env, req, "slot", 0, 63, 0, true);
+    m3d::trt::RunRequest& r = r_;
+    r.image = image_from(env, get_object(env, req, "image", true));
+    const int hi = get_int(env, req, "inputHeight", 14, 16384, 0, true);
+    const int wi = get_int(env, req, "inputWidth", 14, 16384, 0, true);
+    maxPixels_ = static_cast<size_t>(get_number(env, req, "maxPixels", 0, false));
+    if (r.image.width > 0 && r.image.height > 0) r.box = m3d::make_letterbox(r.image.height, r.image.width, hi, wi);
+    r.norm = m3d::make_normalisation(get_bool(req, "normaliseInGraph", true));
+    r.metricScale = static_cast<float>(get_number(env, req, "metricScale", 0, true));
+    r.maxDepth = static_cast<float>(get_number(env, req, "maxDepth", 300, false));
+    r.normals = get_bool(req, "normals", true);
+    Napi::Object cloud = get_object(env, req, "cloud", false);
+    if (!cloud.IsEmpty()) {
+      r.cloud = true;
+      Napi::Object k = get_object(env, cloud, "intrinsics", true);
+      r.K.fx = static_cast<float>(get_number(env, k, "fx", 0, true));
+      r.K.fy = static_cast<float>(get_number(env, k, "fy", 0, true));
+      r.K.cx = static_cast<float>(get_number(env, k, "cx", 0, true));
+      r.K.cy = static_cast<float>(get_number(env, k, "cy", 0, true));
+      r.range.minDepth = static_cast<float>(get_number(env, cloud, "minDepth", 0, false));
+      r.range.maxDepth = static_cast<float>(get_number(env, cloud, "maxDepth", std::numeric_limits<double>::infinity(), false));
+      r.organised = get_bool(cloud, "organised", false);
+      r.colour = get_bool(cloud, "colour", true);
+      r.cloudNormals = get_bool(cloud, "normals", false);
+    }
+  }
+
+ protected:
+  void Run() override {
+    m3d::validate_image(r_.image, maxPixels_);
+    engine_->run(slot_, r_, out_);
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    const size_t pixels = size_t(r_.box.srcWidth) * size_t(r_.box.srcHeight);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("depth", external_typed_array(env, std::move(out_.depth), napi_float32_array, pixels));
+    if (!out_.normals.empty()) o.Set("normals", external_typed_array(env, std::move(out_.normals), napi_float32_array, pixels * 3));
+    if (!out_.confidence.empty()) {
+      o.Set("confidence", external_typed_array(env, std::move(out_.confidence), napi_float32_array, pixels));
+    }
+    o.Set("letterbox", letterbox_to(env, r_.box));
+    if (r_.cloud) {
+      Napi::Object c = Napi::Object::New(env);
+      const size_t n = out_.cloudCount;
+      c.Set("organised", r_.organised);
+      c.Set("count", static_cast<double>(n));
+      c.Set("points", external_typed_array(env, std::move(out_.cloud.points), napi_float32_array, n * 3));
+      if (r_.colour) c.Set("colours", external_typed_array(env, std::move(out_.cloud.colours), napi_uint8_array, n * 3));
+      if (!r_.organised) {
+        c.Set("indices", external_typed_array(env, std::move(out_.cloud.indices), napi_uint32_array, n));
+        if (!out_.cloud.normals.empty() || (r_.cloudNormals && n == 0)) {
+          c.Set("normals", external_typed_array(env, std::move(out_.cloud.normals), napi_float32_array, n * 3));
+        }
+      }
+      o.Set("cloud", c);
+    }
+    const m3d::gpu::StageTimes& t = out_.times;
+    Napi::Object times = Napi::Object::New(env);
+    times.Set("upload", t.upload);
+    times.Set("preprocess", t.preprocess);
+    times.Set("engine", t.engine);
+    times.Set("postprocess", t.postprocess + t.normals);
+    times.Set("backproject", t.backproject);
+    times.Set("download", t.download);
+    times.Set("wall", out_.inferenceMs);
+    o.Set("gpuTimes", times);
+    return o;
+  }
+
+ private:
+  std::shared_ptr<m3d::trt::Engine> engine_;
+  int slot_ = 0;
+  size_t maxPixels_ = 0;
+  m3d::trt::RunRequest r_;
+  m3d::trt::RunResult out_;
+};
+
+template <typename W>
+Napi::Value queue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw_error(env, m3d::code::kInvalidArgument, "expected a request object");
+  auto* w = new W(env, info[0].As<Napi::Object>());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+Napi::Value tensorrt_info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto lib = trt_library();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("available", lib->available);
+  o.Set("reason", lib->reason);
+  o.Set("version", lib->version ? lib->version_string() : "");
+  o.Set("libraryPath", lib->libraryPath);
+  o.Set("modulePath", lib->modulePath);
+  o.Set("hasParser", lib->hasParser);
+  o.Set("stronglyTyped", lib->stronglyTyped);
+  const std::string dir = module_dir();
+  Napi::Array modules = Napi::Array::New(env);
+  for (int major : m3d::trt::kSupportedMajors) {
+    if (file_exists(dir + "/" + m3d::trt::module_file_name(major))) modules.Set(modules.Length(), major);
+  }
+  o.Set("modules", modules);
+  o.Set("moduleDir", dir);
+  return o;
+}
+
+Napi::Value trt_build(const Napi::CallbackInfo& info) { return queue<BuildWorker>(info); }
+Napi::Value trt_load(const Napi::CallbackInfo& info) { return queue<LoadWorker>(info); }
+Napi::Value trt_run(const Napi::CallbackInfo& info) { return queue<RunWorker>(info); }
+
+Napi::Value trt_free(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsExternal()) throw_error(env, m3d::code::kInvalidArgument, "expected an engine handle");
+  auto* h = info[0].As<Napi::External<EngineHolder>>().Data();
+  if (h) h->engine.reset();
+  return env.Undefined();
+}
+
+}  // namespace m3daddon

@@ -1,0 +1,177 @@
+// The TensorRT backend of the core: TensorRT is found at run time (dlopen), then the
+// backend module built for its major version is loaded (m3d_trt10 / m3d_trt11,
+// see trt_module.h). Engines run on gpu::Session streams: preprocess kernel ->
+// enqueueV3 -> postprocess and back-projection kernels, one synchronisation.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "m3d/gpu.h"
+#include "m3d/ops.h"
+#include "m3d/trt_module.h"
+
+namespace m3d::trt {
+
+namespace code {
+inline constexpr const char* kUnavailable = "ERR_BACKEND_UNAVAILABLE";
+inline constexpr const char* kBuild = "ERR_ENGINE_BUILD";
+inline constexpr const char* kEngine = "ERR_ENGINE_LOAD";
+inline constexpr const char* kInference = "ERR_INFERENCE";
+inline constexpr const char* kCancelled = "ERR_CANCELLED";
+}  // namespace code
+
+// Supported TensorRT majors, newest first.
+inline constexpr int kSupportedMajors[] = {11, 10};
+
+struct LoadRequest {
+  std::string moduleDir;    // folder holding m3d_trt<major> modules
+  std::string libraryPath;  // explicit libnvinfer path; empty: the system's (libnvinfer.so.11, .so.10)
+};
+
+// A loaded TensorRT library and its backend module. Never unloaded.
+class Library {
+ public:
+  bool available = false;
+  std::string reason;        // why not, or a summary when available
+  int version = 0;           // getInferLibVersion(), e.g. 100300 for 10.3.0
+  std::string libraryPath;   // the libnvinfer that was opened
+  std::string modulePath;    // the backend module that was opened
+  bool hasParser = false;    // libnvonnxparser found: engines can be built
+  bool stronglyTyped = false;
+  const m3d_trt_api* api = nullptr;
+
+  int major() const { return version / 10000; }
+  std::string version_string() const;
+};
+
+// Opens TensorRT and its module without throwing (every failure is a reason).
+std::shared_ptr<const Library> open_library(const LoadRequest& request);
+// The process-wide library: opened on first use with that request, then kept.
+std::shared_ptr<const Library> library(const LoadRequest& request);
+
+// File name of the backend module for a TensorRT major ("m3d_trt10.so").
+std::string module_file_name(int major);
+
+struct BuildEvent {
+  int kind;  // 0 phase start, 1 step done, 2 phase finish
+  std::string phase;
+  std::string parent;
+  int step;
+  int steps;
+};
+
+struct BuildOptions {
+  std::string onnxPath;
+  int precision = M3D_TRT_FP16;
+  int minHW[2] = {616, 1064};
+  int optHW[2] = {616, 1064};
+  int maxHW[2] = {616, 1064};
+  uint64_t workspaceBytes = 0;
+  int optimizationLevel = -1;
+  std::vector<uint8_t> timingCache;
+  int device = 0;
+  // Returns false to cancel. Called on the building thread.
+  std::function<bool(const BuildEvent&)> progress;
+};
+
+// Module-owned memory (an engine plan or a timing cache).
+class Blob {
+ public:
+  Blob(std::shared_ptr<const Library> lib, m3d_trt_blob blob) : lib_(std::move(lib)), blob_(blob) {}
+  ~Blob();
+  Blob(const Blob&) = delete;
+  Blob& operator=(const Blob&) = delete;
+  const uint8_t* data() const { return static_cast<const uint8_t*>(blob_.data); }
+  size_t size() const { return blob_.size; }
+
+ private:
+  std::shared_ptr<const Library> lib_;
+  m3d_trt_blob blob_;
+};
+
+struct BuildResult {
+  std::shared_ptr<Blob> engine;
+  std::shared_ptr<Blob> timingCache;  // may be null
+  std::string precision;
+  int fp32Layers = 0;
+  int layers = 0;
+};
+
+// Builds a serialized engine (minutes for a ViT). Throws m3d::Error with a trt code.
+BuildResult build_engine(const std::shared_ptr<const Library>& lib, const BuildOptions& options);
+
+struct TensorDesc {
+  std::string name;
+  bool input = false;
+  int dtype = 0;  // m3d_trt_dtype
+  std::vector<int64_t> dims, minDims, maxDims;
+};
+
+// Names of the model outputs per contract role.
+struct OutputNames {
+  std::string input, depth, normal, confidence;
+};
+
+struct RunRequest {
+  ImageView image;
+  Letterbox box;
+  Normalisation norm;
+  float metricScale = 1.f;
+  float maxDepth = 300.f;
+  bool normals = false;
+  // Back-projection on the device (after depth), when cloud is set.
+  bool cloud = false;
+  bool organised = false;
+  bool colour = false;
+  bool cloudNormals = false;
+  Intrinsics K{};
+  DepthRange range{};
+};
+
+struct RunResult {
+  Buffer depth;       // H * W float32
+  Buffer normals;     // H * W * 3 float32 (when asked and present)
+  Buffer confidence;  // H * W float32 (when present)
+  DenseCloud cloud;   // dense clouds; organised clouds fill cloud.points / colours with H * W entries
+  size_t cloudCount = 0;
+  gpu::StageTimes times{};
+  float inferenceMs = 0;
+};
+
+// A deserialized engine with a pool of execution contexts, each with its own GPU
+// session (stream and buffers): slots run concurrently and share nothing mutable.
+class Engine {
+ public:
+  Engine(std::shared_ptr<const Library> lib, const void* plan, size_t size, const OutputNames& names, int contexts,
+         int device);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  static std::vector<TensorDesc> describe(const std::shared_ptr<const Library>& lib, const void* plan, size_t size);
+  const std::vector<TensorDesc>& tensors() const { return tensors_; }
+  int slots() const { return static_cast<int>(slots_.size()); }
+  size_t device_memory() const;
+  TensorType input_type() const { return inputType_; }
+
+  // Runs one request on a slot; a slot serves one request at a time (throws if busy).
+  void run(int slot, const RunRequest& request, RunResult& out);
+
+ private:
+  struct Slot;
+  std::shared_ptr<const Library> lib_;
+  m3d_trt_engine* engine_ = nullptr;
+  std::vector<TensorDesc> tensors_;
+  OutputNames names_;
+  TensorType inputType_ = TensorType::Float32;
+  std::vector<std::unique_ptr<Slot>> slots_;
+};
+
+}  // namespace m3d::trt
