@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run bench: native CPU pre-processing, post-processing and back-projection times,
 // next to the Python OpenCV / PyTorch / NumPy reference doing the same steps, in one run.
-//   npm run bench -- --iterations 30 --sizes 1242x375,1920x1080
+// Then end-to-end requests per backend (onnxruntime; TensorRT where available).
+//   npm run bench -- --iterations 30 --sizes 1242x375,1920x1080 --model vit-small
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     iterations: { type: 'string', default: '30' },
     sizes: { type: 'string', default: '1242x375,1920x1080' },
     python: { type: 'string', default: '/usr/bin/python3' },
+    model: { type: 'string', default: 'demo' },
   },
 });
 const iterations = Number(values.iterations);
@@ -94,3 +96,34 @@ for (const [i, r] of rows.entries()) {
   if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 }
 if (referenceNote) console.log(referenceNote);
+
+// End-to-end requests per backend on one model (`--model name-or-path`, default the
+// bundled demo): onnxruntime on the CPU, and TensorRT where it is available.
+const e2eModel = values.model;
+const photo = join(root, 'models', 'sample-nyu.jpg');
+const intrinsics = { fx: 518.8579, fy: 519.46961, cx: 325.58245, cy: 253.73617 };
+const e2e = [['backend', 'model', 'predict ms', 'pointcloud ms', 'concurrent x4 req/s']];
+for (const backend of ['onnxruntime', 'tensorrt']) {
+  if (backend === 'tensorrt' && !info.backends.tensorrt.available) {
+    console.log(`\ntensorrt not benchmarked: ${info.backends.tensorrt.reason}`);
+    continue;
+  }
+  const m = await Metric3D.load({ model: e2eModel, backend });
+  try {
+    const predict = await median(() => m.predict(photo, { intrinsics }));
+    const cloud = await median(() => m.pointcloud(photo, { intrinsics }));
+    const t0 = performance.now();
+    const rounds = Math.max(2, Math.ceil(iterations / 4));
+    for (let i = 0; i < rounds; i++) await Promise.all([0, 1, 2, 3].map(() => m.predict(photo, { intrinsics })));
+    const rate = (rounds * 4 * 1000) / (performance.now() - t0);
+    e2e.push([backend, e2eModel, predict.toFixed(1), cloud.toFixed(1), rate.toFixed(1)]);
+  } finally {
+    await m.dispose();
+  }
+}
+console.log(`\nend to end on ${photo.slice(root.length + 1)} (640x480, decode included), median of ${iterations} runs`);
+const w2 = e2e[0].map((_, c) => Math.max(...e2e.map((r) => r[c].length)));
+for (const [i, r] of e2e.entries()) {
+  console.log(r.map((cell, c) => (c < 2 ? cell.padEnd(w2[c]) : cell.padStart(w2[c]))).join('  '));
+  if (i === 0) console.log(w2.map((w) => '-'.repeat(w)).join('  '));
+}

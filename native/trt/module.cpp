@@ -201,6 +201,8 @@ int build(const m3d_trt_build_request* req, m3d_trt_build_result* out, m3d_trt_e
       return 0;
     }
 
+    // Declared before the config so that it outlives the config that refers to it.
+    std::unique_ptr<ITimingCache> cache;
     std::unique_ptr<IBuilderConfig> config(builder->createBuilderConfig());
     if (!config) return set_error(err, M3D_TRT_E_BUILD, "TensorRT could not create a builder config"), 0;
 
@@ -232,7 +234,6 @@ int build(const m3d_trt_build_request* req, m3d_trt_build_result* out, m3d_trt_e
     if (req->workspace_bytes > 0) config->setMemoryPoolLimit(MemoryPoolType::kWORKSPACE, req->workspace_bytes);
     if (req->optimization_level >= 0) config->setBuilderOptimizationLevel(req->optimization_level);
 
-    std::unique_ptr<ITimingCache> cache;
     if (req->timing_cache && req->timing_cache_size > 0) {
       cache.reset(config->createTimingCache(req->timing_cache, req->timing_cache_size));
     }

@@ -35,7 +35,8 @@ void* open_first(const std::vector<std::string>& names, std::string* opened, std
       *opened = n;
       return h;
     }
-    failures->push_back(n + ": " + dl_error());
+    const std::string why = dl_error();
+    failures->push_back(why.compare(0, n.size(), n) == 0 ? why : n + ": " + why);
   }
   return nullptr;
 }
