@@ -31,6 +31,8 @@ export const ErrorCode = {
   ENGINE_LOAD: 'ERR_ENGINE_LOAD',
   CANCELLED: 'ERR_CANCELLED',
   VERIFY: 'ERR_VERIFY',
+  DOWNLOAD: 'ERR_DOWNLOAD',
+  OUTPUT: 'ERR_OUTPUT',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */
@@ -161,6 +163,18 @@ export class VerifyError extends Metric3DError {
     super(ErrorCode.VERIFY, message, options);
   }
 }
+/** A model download failed: HTTP status, network, timeout, or a size / sha256 mismatch (nothing is left in the cache). */
+export class DownloadError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.DOWNLOAD, message, options);
+  }
+}
+/** A result could not be written in the requested format. */
+export class OutputError extends Metric3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.OUTPUT, message, options);
+  }
+}
 
 const byCode: Record<string, new (message: string, options?: { cause?: unknown }) => Metric3DError> = {
   [ErrorCode.INVALID_ARGUMENT]: InvalidArgumentError,
@@ -182,6 +196,8 @@ const byCode: Record<string, new (message: string, options?: { cause?: unknown }
   [ErrorCode.ENGINE_LOAD]: EngineLoadError,
   [ErrorCode.CANCELLED]: CancelledError,
   [ErrorCode.VERIFY]: VerifyError,
+  [ErrorCode.DOWNLOAD]: DownloadError,
+  [ErrorCode.OUTPUT]: OutputError,
 };
 
 /** Builds the error class registered for `code` (used by the native binding). */
