@@ -17,5 +17,7 @@ export * from './errors';
 export type * from './types';
 export { registry, resolveModel, modelPath, type Registry, type RegistryEntry, type ContractSpec } from './registry';
 export { detectContract, type ModelContract, type ValueInfo } from './contract';
-export { intrinsicsFromFov, intrinsicsFrom35mm, DEFAULT_FOV_DEGREES } from './intrinsics';
+export { intrinsicsFromFov, intrinsicsFrom35mm, intrinsicsFromExif, DEFAULT_FOV_DEGREES } from './intrinsics';
 export { defaultCacheDir } from './paths';
+export { depthToPNG16, depthToNPY, depthToEXR, colouriseDepth, normalsToPNG, cloudToPLY } from './writers';
+export { downloadModel, type DownloadOptions, type DownloadProgress, type DownloadResult } from './download';

@@ -10,11 +10,24 @@ import type { NativeImage } from './native';
 import type { ImageInput, RawImage } from './types';
 import { describe, isPlainObject } from './validate';
 
+/** What EXIF says about the camera that took an image. */
+export interface ExifCamera {
+  /** FocalLengthIn35mmFilm, mm. */
+  focal35mm?: number;
+  /** FocalLength, mm. */
+  focalLengthMm?: number;
+  /** FocalPlaneXResolution converted to pixels per mm of the sensor. */
+  focalPlanePxPerMm?: number;
+  /** Longer of PixelXDimension / PixelYDimension: the image size the focal-plane resolution refers to. */
+  pixelLongSide?: number;
+  make?: string;
+  model?: string;
+}
+
 /** A decoded image plus what EXIF said about the camera. */
 export interface DecodedImage {
   image: NativeImage;
-  /** 35 mm-equivalent focal length from EXIF, if present. */
-  focal35mm?: number;
+  camera?: ExifCamera;
 }
 
 function isRawImage(v: unknown): v is RawImage {
@@ -49,19 +62,39 @@ function rawImage(raw: RawImage, maxPixels: number): DecodedImage {
 }
 
 interface ExifTags {
-  Photo?: { FocalLengthIn35mmFilm?: number };
-  Image?: { FocalLengthIn35mmFilm?: number };
+  Photo?: Record<string, unknown>;
+  Image?: Record<string, unknown>;
 }
 
-async function focalFromExif(exif: Buffer | undefined): Promise<number | undefined> {
+// FocalPlaneResolutionUnit: 2 inch, 3 cm, 4 mm, 5 um (EXIF 2.3 / TIFF-EP).
+const MM_PER_UNIT: Record<number, number> = { 2: 25.4, 3: 10, 4: 1, 5: 0.001 };
+
+const positive = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim().replace(/\0+$/, '') : undefined);
+
+/** Reads the camera tags of an EXIF block; unreadable EXIF gives undefined, never an error. */
+export async function cameraFromExif(exif: Buffer | undefined): Promise<ExifCamera | undefined> {
   if (!exif) return undefined;
   try {
     const { default: exifReader } = (await import('exif-reader')) as unknown as {
       default: (b: Buffer) => ExifTags;
     };
     const tags = exifReader(exif);
-    const f = tags.Photo?.FocalLengthIn35mmFilm ?? tags.Image?.FocalLengthIn35mmFilm;
-    return typeof f === 'number' && Number.isFinite(f) && f > 0 ? f : undefined;
+    const p = tags.Photo ?? {};
+    const i = tags.Image ?? {};
+    const cam: ExifCamera = {
+      focal35mm: positive(p.FocalLengthIn35mmFilm ?? i.FocalLengthIn35mmFilm),
+      focalLengthMm: positive(p.FocalLength ?? i.FocalLength),
+      make: text(i.Make),
+      model: text(i.Model),
+    };
+    const res = positive(p.FocalPlaneXResolution ?? i.FocalPlaneXResolution);
+    const unit = MM_PER_UNIT[Number(p.FocalPlaneResolutionUnit ?? i.FocalPlaneResolutionUnit ?? 2)];
+    if (res && unit) cam.focalPlanePxPerMm = res / unit;
+    const px = positive(p.PixelXDimension);
+    const py = positive(p.PixelYDimension);
+    if (px && py) cam.pixelLongSide = Math.max(px, py);
+    return Object.values(cam).some((v) => v !== undefined) ? cam : undefined;
   } catch {
     return undefined; // unreadable EXIF is not an image error: fall back to the default field of view
   }
@@ -98,7 +131,7 @@ export async function decodeImage(input: ImageInput, maxPixels: number): Promise
       throw new Error(`unexpected decoded layout ${info.width}x${info.height}x${info.channels}`);
     }
     const image: NativeImage = { pixels: data, width: info.width, height: info.height, channels: 3, order: 'rgb' };
-    return { image, focal35mm: await focalFromExif(meta.exif) };
+    return { image, camera: await cameraFromExif(meta.exif) };
   } catch (cause) {
     if (cause instanceof ImageTooLargeError) throw cause;
     throw new DecodeError(`cannot decode ${what}: ${(cause as Error).message}`, { cause });

@@ -4,6 +4,7 @@
  * @module
  */
 import { IntrinsicsError } from './errors';
+import type { ExifCamera } from './input';
 import type { Intrinsics, IntrinsicsInput, IntrinsicsSource } from './types';
 import { describe, isPlainObject } from './validate';
 
@@ -44,15 +45,53 @@ export function intrinsicsFromFov(fovDegrees: number, width: number, height: num
   return { fx, fy: fx, cx: width / 2, cy: height / 2 };
 }
 
+/**
+ * Intrinsics from EXIF: FocalLengthIn35mmFilm, else FocalLength with the sensor's
+ * pixel pitch (FocalPlaneXResolution), else FocalLength with a known sensor width
+ * (long side, mm). Undefined when EXIF does not determine the focal length in pixels.
+ */
+export function intrinsicsFromExif(
+  camera: ExifCamera | undefined,
+  width: number,
+  height: number,
+  sensorWidthMm?: number,
+): { intrinsics: Intrinsics; detail: string } | undefined {
+  if (!camera) return undefined;
+  const long = Math.max(width, height);
+  const centred = (fx: number): Intrinsics => ({ fx, fy: fx, cx: width / 2, cy: height / 2 });
+  if (camera.focal35mm) {
+    return { intrinsics: intrinsicsFrom35mm(camera.focal35mm, width, height), detail: `EXIF FocalLengthIn35mmFilm ${camera.focal35mm} mm` };
+  }
+  const f = camera.focalLengthMm;
+  if (f && camera.focalPlanePxPerMm) {
+    // The focal-plane resolution refers to the image as the camera wrote it; scale to this one.
+    const scale = camera.pixelLongSide ? long / camera.pixelLongSide : 1;
+    return {
+      intrinsics: centred(f * camera.focalPlanePxPerMm * scale),
+      detail: `EXIF FocalLength ${f} mm at ${camera.focalPlanePxPerMm.toFixed(2)} px/mm (FocalPlaneXResolution)`,
+    };
+  }
+  if (f && sensorWidthMm) {
+    return { intrinsics: centred((f / sensorWidthMm) * long), detail: `EXIF FocalLength ${f} mm on a ${sensorWidthMm} mm wide sensor` };
+  }
+  return undefined;
+}
+
 /** Picks intrinsics by the order of pipeline.md section 6 and says which source won. */
 export function resolveIntrinsics(
   given: IntrinsicsInput | undefined,
-  focal35mm: number | undefined,
+  camera: ExifCamera | undefined,
   fov: number,
   width: number,
   height: number,
-): { intrinsics: Intrinsics; source: IntrinsicsSource } {
-  if (given !== undefined) return { intrinsics: callerIntrinsics(given, width, height), source: 'caller' };
-  if (focal35mm !== undefined) return { intrinsics: intrinsicsFrom35mm(focal35mm, width, height), source: 'exif' };
-  return { intrinsics: intrinsicsFromFov(fov, width, height), source: 'default-fov' };
+  sensorWidthMm?: number,
+): { intrinsics: Intrinsics; source: IntrinsicsSource; detail: string } {
+  if (given !== undefined) return { intrinsics: callerIntrinsics(given, width, height), source: 'caller', detail: 'given by the caller' };
+  const exif = intrinsicsFromExif(camera, width, height, sensorWidthMm);
+  if (exif) return { ...exif, source: 'exif' };
+  return {
+    intrinsics: intrinsicsFromFov(fov, width, height),
+    source: 'default-fov',
+    detail: `assumed ${fov} degree horizontal field of view: the metric scale is a guess`,
+  };
 }

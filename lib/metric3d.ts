@@ -11,6 +11,7 @@ import type { FusedBackend, FusedResult, InferenceBackend } from './backends/typ
 import { chooseInputSize, crossCheck } from './contract';
 import { BackendUnavailableError, CancelledError, DisposedError, VerifyError } from './errors';
 import { depthAgreement, verificationImage } from './verify';
+import { attachCloudWriters, attachPredictionWriters } from './writers';
 import { decodeImage, type DecodedImage } from './input';
 import { DEFAULT_FOV_DEGREES, resolveIntrinsics } from './intrinsics';
 import { native, type Letterbox } from './native';
@@ -316,7 +317,7 @@ export class Metric3D {
         cloud.points = o.outPoints;
       }
       const backproject = fusedCloud ? (result.timings.backproject ?? 0) : ms(t0, performance.now());
-      return {
+      return attachCloudWriters({
         organised,
         count: cloud.count,
         width: result.width,
@@ -329,7 +330,7 @@ export class Metric3D {
         intrinsicsSource: result.intrinsicsSource,
         prediction: result,
         timings: { ...result.timings, backproject, total: Math.round((result.timings.total + backproject) * 1000) / 1000 },
-      };
+      });
     });
   }
 
@@ -415,7 +416,9 @@ export class Metric3D {
     const decoded = await decodeImage(input, this.#maxPixels);
     const { width, height } = decoded.image;
     const t1 = performance.now();
-    const { intrinsics, source } = resolveIntrinsics(o.intrinsics, decoded.focal35mm, fov, width, height);
+    const sensorWidthMm = o.sensorWidthMm === undefined ? undefined : finiteNumber(o.sensorWidthMm, 'options.sensorWidthMm');
+    if (sensorWidthMm !== undefined && !(sensorWidthMm > 0)) invalid('a positive sensor width in mm', 'options.sensorWidthMm', sensorWidthMm);
+    const { intrinsics, source, detail } = resolveIntrinsics(o.intrinsics, decoded.camera, fov, width, height, sensorWidthMm);
 
     const b = native();
     const [Hi, Wi] = this.#model.inputSize;
@@ -441,7 +444,7 @@ export class Metric3D {
         depth = out.depth as Float32Array;
       }
       const g = r.gpuTimes;
-      const result: PredictResult = {
+      const result: PredictResult = attachPredictionWriters({
         depth,
         width,
         height,
@@ -449,6 +452,8 @@ export class Metric3D {
         normalConfidence: wantNormals ? r.confidence : undefined,
         intrinsics,
         intrinsicsSource: source as IntrinsicsSource,
+        intrinsicsDetail: detail,
+        camera: decoded.camera,
         letterbox,
         backend: backend.name,
         timings: {
@@ -459,7 +464,7 @@ export class Metric3D {
           ...(cloud ? { backproject: round3(g.backproject) } : {}),
           total: ms(t0, t2),
         },
-      };
+      });
       return { result, decoded, cloud: r.cloud };
     }
     const { tensor, letterbox } = await b.preprocess({
@@ -486,7 +491,7 @@ export class Metric3D {
       outDepth: out.depth as Float32Array | undefined,
     });
     const t4 = performance.now();
-    const result: PredictResult = {
+    const result: PredictResult = attachPredictionWriters({
       depth: post.depth,
       width,
       height,
@@ -494,10 +499,12 @@ export class Metric3D {
       normalConfidence: post.confidence,
       intrinsics,
       intrinsicsSource: source as IntrinsicsSource,
+      intrinsicsDetail: detail,
+      camera: decoded.camera,
       letterbox,
       backend: backend.name,
       timings: { decode: ms(t0, t1), preprocess: ms(t1, t2), inference: ms(t2, t3), postprocess: ms(t3, t4), total: ms(t0, t4) },
-    };
+    });
     return { result, decoded };
   }
 }

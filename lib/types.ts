@@ -3,9 +3,11 @@
  * @module
  */
 import type { EngineKey } from './engine-cache';
+import type { ExifCamera } from './input';
+import type { PointCloudWriters, PredictionWriters } from './writers';
 import type { Letterbox } from './native';
 
-export type { EngineKey, Letterbox };
+export type { EngineKey, ExifCamera, Letterbox };
 
 /** Pinhole intrinsics in pixels of the original image. */
 export interface Intrinsics {
@@ -175,6 +177,8 @@ export interface PredictOptions {
   intrinsics?: IntrinsicsInput;
   /** Horizontal field of view in degrees to use when neither intrinsics nor EXIF are available. */
   fov?: number;
+  /** Sensor width in mm (long side), for EXIF that gives FocalLength without a 35 mm equivalent or pixel pitch. */
+  sensorWidthMm?: number;
   /** Compute normals when the model provides them (default true). */
   normals?: boolean;
   /** Largest metric depth; larger values are clamped (default 300 m, as upstream). */
@@ -193,8 +197,12 @@ export interface Timings {
   total: number;
 }
 
-/** Result of {@link Metric3D.predict}. Arrays are zero-copy views of native memory. */
-export interface PredictResult {
+/**
+ * Result of {@link Metric3D.predict}. Arrays are zero-copy views of native memory.
+ * The writer methods (`toPNG16`, `toNPY`, `toEXR`, `colourise`, `normalsToPNG`)
+ * encode it for files and viewers.
+ */
+export interface PredictResult extends PredictionWriters {
   /** Metric depth in metres, row-major height x width, clamped to [0, maxDepth]. */
   depth: Float32Array;
   width: number;
@@ -206,6 +214,10 @@ export interface PredictResult {
   /** The intrinsics used for the metric scale. */
   intrinsics: Intrinsics;
   intrinsicsSource: IntrinsicsSource;
+  /** How the intrinsics were found, e.g. "EXIF FocalLengthIn35mmFilm 28 mm". */
+  intrinsicsDetail: string;
+  /** Camera tags read from EXIF, when the image had any. */
+  camera?: ExifCamera;
   /** Canonical rescale and padding used for this image. */
   letterbox: Letterbox;
   backend: BackendName;
@@ -226,8 +238,8 @@ export interface PointCloudOptions extends PredictOptions {
   outPoints?: Float32Array;
 }
 
-/** Result of {@link Metric3D.pointcloud}: points in metres in the camera's optical frame. */
-export interface PointCloud {
+/** Result of {@link Metric3D.pointcloud}: points in metres in the camera's optical frame; `toPLY()` encodes it. */
+export interface PointCloud extends PointCloudWriters {
   organised: boolean;
   /** Number of points (organised: width * height, including NaN holes). */
   count: number;
