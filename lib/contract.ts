@@ -41,7 +41,20 @@ function describeGraph(inputs: readonly ValueInfo[], outputs: readonly ValueInfo
   return `inputs {${inputs.map(f).join('; ')}} outputs {${outputs.map(f).join('; ')}}`;
 }
 
-/** Detects the contract of a graph, or throws ModelContractError saying why it fits neither. */
+/**
+ * Detects the contract of a graph, or throws ModelContractError saying why it fits neither.
+ *
+ * @example
+ * ```ts
+ * const c = detectContract(
+ *   [{ name: 'pixel_values', type: 'float32', shape: [1, 3, 'height', 'width'] }],
+ *   [{ name: 'predicted_depth', type: 'float32', shape: [1, 'height', 'width'] },
+ *    { name: 'predicted_normal', type: 'float32', shape: [1, 3, 'height', 'width'] }],
+ *   registry().contracts,
+ * );
+ * c.kind; // 'community'
+ * ```
+ */
 export function detectContract(
   inputs: readonly ValueInfo[],
   outputs: readonly ValueInfo[],

@@ -47,7 +47,14 @@ export interface EngineRecord {
 
 export const ENGINE_CACHE_FORMAT = 1;
 
-/** Folder of cached engines: `options.engineCacheDir`, `$METRIC3D_ENGINE_CACHE`, else `<cache>/engines`. */
+/**
+ * Folder of cached engines: `options.engineCacheDir`, `$METRIC3D_ENGINE_CACHE`, else `<cache>/engines`.
+ *
+ * @example
+ * ```ts
+ * console.log(engineCacheDir()); // e.g. /home/me/.cache/metric3d-trt/engines
+ * ```
+ */
 export function engineCacheDir(dir?: string): string {
   if (dir) return resolve(dir);
   if (process.env.METRIC3D_ENGINE_CACHE) return resolve(process.env.METRIC3D_ENGINE_CACHE);

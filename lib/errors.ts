@@ -200,7 +200,10 @@ const byCode: Record<string, new (message: string, options?: { cause?: unknown }
   [ErrorCode.OUTPUT]: OutputError,
 };
 
-/** Builds the error class registered for `code` (used by the native binding). */
+/**
+ * Builds the error class registered for `code` (used by the native binding).
+ * @internal
+ */
 export function errorFromCode(code: string, message: string): Metric3DError {
   const Ctor = byCode[code] ?? NativeError;
   return new Ctor(message);

@@ -15,7 +15,7 @@ export { buildEngine } from './build-engine';
 export { engineCacheDir } from './engine-cache';
 export * from './errors';
 export type * from './types';
-export { registry, resolveModel, modelPath, type Registry, type RegistryEntry, type ContractSpec } from './registry';
+export { registry, resolveModel, modelPath, type Registry, type RegistryEntry, type ContractSpec, type ResolvedModel } from './registry';
 export { detectContract, type ModelContract, type ValueInfo } from './contract';
 export { intrinsicsFromFov, intrinsicsFrom35mm, intrinsicsFromExif, DEFAULT_FOV_DEGREES } from './intrinsics';
 export { defaultCacheDir } from './paths';

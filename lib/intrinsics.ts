@@ -30,13 +30,27 @@ export function callerIntrinsics(k: unknown, width: number, height: number): Int
   };
 }
 
-/** fx from a 35 mm-equivalent focal length: f35 / 36 mm times the long image side. */
+/**
+ * fx from a 35 mm-equivalent focal length: f35 / 36 mm times the long image side.
+ *
+ * @example
+ * ```ts
+ * intrinsicsFrom35mm(28, 4000, 3000); // { fx: 3111.1, fy: 3111.1, cx: 2000, cy: 1500 }
+ * ```
+ */
 export function intrinsicsFrom35mm(f35: number, width: number, height: number): Intrinsics {
   const fx = (f35 / 36) * Math.max(width, height);
   return { fx, fy: fx, cx: width / 2, cy: height / 2 };
 }
 
-/** fx from a horizontal field of view in degrees. */
+/**
+ * fx from a horizontal field of view in degrees.
+ *
+ * @example
+ * ```ts
+ * intrinsicsFromFov(90, 1280, 720); // { fx: 640, fy: 640, cx: 640, cy: 360 }
+ * ```
+ */
 export function intrinsicsFromFov(fovDegrees: number, width: number, height: number): Intrinsics {
   if (typeof fovDegrees !== 'number' || !(fovDegrees > 0 && fovDegrees < 180)) {
     throw new IntrinsicsError(`expected a field of view in (0, 180) degrees, got ${describe(fovDegrees)}`);
@@ -49,6 +63,12 @@ export function intrinsicsFromFov(fovDegrees: number, width: number, height: num
  * Intrinsics from EXIF: FocalLengthIn35mmFilm, else FocalLength with the sensor's
  * pixel pitch (FocalPlaneXResolution), else FocalLength with a known sensor width
  * (long side, mm). Undefined when EXIF does not determine the focal length in pixels.
+ *
+ * @example
+ * ```ts
+ * const r = await m.predict('IMG_0001.jpg');
+ * intrinsicsFromExif(r.camera, r.width, r.height, 6.17)?.detail; // e.g. 'EXIF FocalLengthIn35mmFilm 26 mm'
+ * ```
  */
 export function intrinsicsFromExif(
   camera: ExifCamera | undefined,

@@ -14,7 +14,7 @@ import { depthAgreement, verificationImage } from './verify';
 import { attachCloudWriters, attachPredictionWriters } from './writers';
 import { decodeImage, type DecodedImage } from './input';
 import { DEFAULT_FOV_DEGREES, resolveIntrinsics } from './intrinsics';
-import { native, type Letterbox } from './native';
+import { native, nativePath, type Letterbox } from './native';
 import { packageVersion } from './paths';
 import { registry, resolveModel } from './registry';
 import type {
@@ -212,6 +212,7 @@ export class Metric3D {
     return {
       version: packageVersion(),
       nativeVersion: b.version,
+      nativeBinary: nativePath() ?? '',
       threads: b.numThreads(),
       backends: { onnxruntime: onnxruntimeStatus(), tensorrt: tensorrtStatus() },
       gpu: gpuStatus(),
@@ -511,7 +512,15 @@ export class Metric3D {
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-/** De-canonical scale fx' / 1000 with fx' = fx * s (pipeline.md 1.5 and 3.3). */
+/**
+ * De-canonical scale fx' / 1000 with fx' = fx * s (pipeline.md 1.5 and 3.3).
+ *
+ * @example
+ * ```ts
+ * const r = await m.predict(jpeg, { intrinsics: { fx: 721.5 } });
+ * metricScale(r.intrinsics, r.letterbox); // canonical depth x this = metres
+ * ```
+ */
 export function metricScale(intrinsics: Intrinsics, letterbox: Letterbox): number {
   return (intrinsics.fx * letterbox.scale) / CANONICAL_FOCAL;
 }

@@ -189,27 +189,37 @@ export interface NativeTensorRT {
 }
 
 let binding: (NativeBinding & NativeTensorRT) | undefined;
+let bindingPath: string | undefined;
 let loadError: Error | undefined;
 
-/** Loads the addon once: a prebuild from prebuilds/ or a local build from build/. */
+/** The loaded addon file (a prebuild under prebuilds/ or a local build under build/). */
+export function nativePath(): string | undefined {
+  return bindingPath;
+}
+
+/** Loads the addon once: a local build from build/ when there is one, else the prebuild for this platform. */
 export function native(): NativeBinding & NativeTensorRT {
   if (binding) return binding;
   if (loadError) throw loadError;
   const root = packageRoot();
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const load = require('node-gyp-build') as (dir: string) => NativeBinding & NativeTensorRT;
-    const b = load(root);
+    const gypBuild = require('node-gyp-build') as { path(dir: string): string };
+    const file = gypBuild.path(root);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const b = require(file) as NativeBinding & NativeTensorRT;
     b.setErrorFactory(errorFromCode);
+    bindingPath = file;
     binding = b;
     return b;
   } catch (cause) {
     loadError = new NativeError(
-      `metric3d-trt: the native addon could not be loaded for ${process.platform}-${process.arch}, ` +
+      `metric3d-trt: no native addon could be loaded for ${process.platform}-${process.arch}, ` +
         `Node ${process.versions.node} (N-API ${process.versions.napi}).\n` +
         `  reason: ${(cause as Error)?.message ?? String(cause)}\n` +
-        `  fix: build it from the package folder with \`npm run build:native\` (needs CMake >= 3.18 and a C++17 compiler),\n` +
-        `       or install a version that ships a prebuilt binary for this platform.`,
+        `  fix: build it for this machine with \`npx metric3d rebuild\` (CMake >= 3.18 and a C++17 compiler give the full\n` +
+        `       build with CUDA when nvcc is found; without CMake it builds the CPU-only addon with node-gyp),\n` +
+        `       or use a platform that has a prebuilt binary in ${root}/prebuilds.`,
       { cause },
     );
     throw loadError;

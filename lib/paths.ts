@@ -32,6 +32,11 @@ export function packageVersion(): string {
  * Default cache folder for downloaded models and built engines:
  * `$METRIC3D_CACHE`, else `$XDG_CACHE_HOME/metric3d-trt`, else `~/.cache/metric3d-trt`
  * (`%LOCALAPPDATA%\metric3d-trt` on Windows).
+ *
+ * @example
+ * ```ts
+ * console.log(defaultCacheDir()); // e.g. /home/me/.cache/metric3d-trt
+ * ```
  */
 export function defaultCacheDir(): string {
   const env = process.env;

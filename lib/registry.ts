@@ -33,6 +33,7 @@ export interface RegistryEntry {
   licence: string;
 }
 
+/** The contents of `models/registry.json`. */
 export interface Registry {
   schema: number;
   default: string;
@@ -42,7 +43,14 @@ export interface Registry {
 
 let cached: Registry | undefined;
 
-/** The registry shipped with the package. */
+/**
+ * The registry shipped with the package.
+ *
+ * @example
+ * ```ts
+ * for (const [name, e] of Object.entries(registry().models)) console.log(name, e.contract, e.url ?? '(export it yourself)');
+ * ```
+ */
 export function registry(): Registry {
   if (!cached) cached = JSON.parse(readFileSync(join(packageRoot(), 'models', 'registry.json'), 'utf8')) as Registry;
   return cached;
@@ -56,14 +64,29 @@ export interface ResolvedModel {
   entry?: RegistryEntry;
 }
 
-/** Where a registry model lives on disk (it may not exist yet). */
+/**
+ * Where a registry model lives on disk (it may not exist yet).
+ *
+ * @example
+ * ```ts
+ * modelPath('vit-small'); // e.g. /home/me/.cache/metric3d-trt/models/metric3d-vit-small/model.onnx
+ * ```
+ */
 export function modelPath(name: string, cacheDir = defaultCacheDir()): string {
   const entry = registry().models[name];
   if (!entry) throw new InvalidArgumentError(`unknown model '${name}'; known: ${Object.keys(registry().models).join(', ')}`);
   return entry.bundled ? join(packageRoot(), 'models', entry.file) : join(cacheDir, 'models', entry.file);
 }
 
-/** Resolves a registry name or a file path, checking that the file exists. */
+/**
+ * Resolves a registry name or a file path, checking that the file exists.
+ *
+ * @example
+ * ```ts
+ * const { path, entry } = resolveModel('demo');
+ * console.log(path, entry?.inputSize);
+ * ```
+ */
 export function resolveModel(model: string, cacheDir = defaultCacheDir()): ResolvedModel {
   const reg = registry();
   const entry = Object.prototype.hasOwnProperty.call(reg.models, model) ? reg.models[model] : undefined;

@@ -154,7 +154,9 @@ export interface BuildEngineOptions extends TensorRTOptions {
   inputSize?: [number, number];
   /** Folder holding downloaded models. */
   cacheDir?: string;
+  /** Build progress (a first build takes minutes). */
   onProgress?: (progress: Progress) => void;
+  /** Stops the build; buildEngine then rejects with CancelledError. */
   signal?: AbortSignal;
 }
 
@@ -297,6 +299,8 @@ export interface GpuStatus extends BackendStatus {
 export interface RuntimeInfo {
   version: string;
   nativeVersion: string;
+  /** The native addon file in use (a prebuild, or a local build). */
+  nativeBinary: string;
   threads: number;
   backends: { onnxruntime: BackendStatus; tensorrt: TensorRTStatus };
   gpu: GpuStatus;

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// npm test: builds and runs the C++ core tests (ctest), builds the addon and the
-// TypeScript library, then runs the vitest suites. Exits non-zero on any failure.
+// npm test: builds and runs the C++ core tests (ctest), builds the addon (and the
+// prebuild) and the TypeScript library, runs the vitest suites, builds the API docs
+// (no warnings, an example on every export), then the pack-and-install test.
+// Exits non-zero on any failure.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,3 +40,5 @@ run('ctest', ['--test-dir', coreBuild, '--output-on-failure', '--label-exclude',
 gpuTests(join(coreBuild, 'native', 'core', 'test_gpu'));
 run('npm', ['run', 'build', '--silent']);
 run(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run']);
+run('npm', ['run', 'docs', '--silent']);
+run(process.execPath, [join(root, 'scripts', 'install-test.mjs')]);
