@@ -25,6 +25,7 @@
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "M3D_VERSION=\"<!(node -p \"require('./package.json').version\")\""
       ],
       "conditions": [["OS!='win'", { "libraries": ["-ldl"] }]],

@@ -2,7 +2,7 @@
 // npm run bench: native CPU pre-processing, post-processing and back-projection times,
 // next to the Python OpenCV / PyTorch / NumPy reference doing the same steps, in one run.
 // Then end-to-end requests per backend (onnxruntime; TensorRT where available).
-//   npm run bench -- --iterations 30 --sizes 1242x375,1920x1080 --model vit-small
+//   npm run bench -- --iterations 30 --sizes 1242x375,1920x1080 --model vit-small --inflight 1,4,16
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '1242x375,1920x1080' },
     python: { type: 'string', default: '/usr/bin/python3' },
     model: { type: 'string', default: 'demo' },
+    inflight: { type: 'string', default: '1,4,16' },
   },
 });
 const iterations = Number(values.iterations);
@@ -97,12 +98,15 @@ for (const [i, r] of rows.entries()) {
 }
 if (referenceNote) console.log(referenceNote);
 
-// End-to-end requests per backend on one model (`--model name-or-path`, default the
-// bundled demo): onnxruntime on the CPU, and TensorRT where it is available.
+// End-to-end requests per backend (`--model name-or-path`, default the bundled demo):
+// single-request latency, then throughput with N requests in flight and their p50 / p99.
 const e2eModel = values.model;
 const photo = join(root, 'models', 'sample-nyu.jpg');
 const intrinsics = { fx: 518.8579, fy: 519.46961, cx: 325.58245, cy: 253.73617 };
-const e2e = [['backend', 'model', 'predict ms', 'pointcloud ms', 'concurrent x4 req/s']];
+const inflight = values.inflight.split(',').map(Number);
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const e2e = [['backend', 'in flight', 'requests', 'req/s', 'p50 ms', 'p99 ms']];
+let single = [];
 for (const backend of ['onnxruntime', 'tensorrt']) {
   if (backend === 'tensorrt' && !info.backends.tensorrt.available) {
     console.log(`\ntensorrt not benchmarked: ${info.backends.tensorrt.reason}`);
@@ -110,20 +114,37 @@ for (const backend of ['onnxruntime', 'tensorrt']) {
   }
   const m = await Metric3D.load({ model: e2eModel, backend });
   try {
-    const predict = await median(() => m.predict(photo, { intrinsics }));
-    const cloud = await median(() => m.pointcloud(photo, { intrinsics }));
-    const t0 = performance.now();
-    const rounds = Math.max(2, Math.ceil(iterations / 4));
-    for (let i = 0; i < rounds; i++) await Promise.all([0, 1, 2, 3].map(() => m.predict(photo, { intrinsics })));
-    const rate = (rounds * 4 * 1000) / (performance.now() - t0);
-    e2e.push([backend, e2eModel, predict.toFixed(1), cloud.toFixed(1), rate.toFixed(1)]);
+    single.push([backend, (await median(() => m.predict(photo, { intrinsics }))).toFixed(1), (await median(() => m.pointcloud(photo, { intrinsics }))).toFixed(1)]);
+    for (const n of inflight) {
+      const total = Math.max(iterations, 4 * n);
+      const latencies = [];
+      let next = 0;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: n }, async () => {
+          while (next++ < total) {
+            const a = performance.now();
+            await m.predict(photo, { intrinsics });
+            latencies.push(performance.now() - a);
+          }
+        }),
+      );
+      const seconds = (performance.now() - t0) / 1000;
+      latencies.sort((p, q) => p - q);
+      e2e.push([backend, String(n), String(total), (total / seconds).toFixed(1), pct(latencies, 50).toFixed(1), pct(latencies, 99).toFixed(1)]);
+    }
   } finally {
     await m.dispose();
   }
 }
-console.log(`\nend to end on ${photo.slice(root.length + 1)} (640x480, decode included), median of ${iterations} runs`);
-const w2 = e2e[0].map((_, c) => Math.max(...e2e.map((r) => r[c].length)));
-for (const [i, r] of e2e.entries()) {
-  console.log(r.map((cell, c) => (c < 2 ? cell.padEnd(w2[c]) : cell.padStart(w2[c]))).join('  '));
-  if (i === 0) console.log(w2.map((w) => '-'.repeat(w)).join('  '));
-}
+const table = (rows) => {
+  const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  for (const [i, r] of rows.entries()) {
+    console.log(r.map((cell, c) => (c < 1 ? cell.padEnd(w[c]) : cell.padStart(w[c]))).join('  '));
+    if (i === 0) console.log(w.map((x) => '-'.repeat(x)).join('  '));
+  }
+};
+console.log(`\nend to end, model ${e2eModel}, ${photo.slice(root.length + 1)} (640x480, decode included), median of ${iterations} runs`);
+table([['backend', 'predict ms', 'pointcloud ms'], ...single]);
+console.log('\nthroughput with N predict requests in flight on one instance');
+table(e2e);

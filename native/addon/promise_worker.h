@@ -27,31 +27,41 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Execute() final {
     try {
       Run();
+      return;
     } catch (const m3d::Error& e) {
       code_ = e.code();
-      SetError(e.what());
+      message_ = e.what();
     } catch (const std::bad_alloc&) {
       code_ = m3d::code::kOutOfMemory;
-      SetError("out of memory");
+      message_ = "out of memory";
     } catch (const std::exception& e) {
       code_ = m3d::code::kNative;
-      SetError(e.what());
+      message_ = e.what();
     }
+    failed_ = true;
   }
 
-  void OnOK() final {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    try {
-      deferred_.Resolve(Result(env));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
+  // Settles the promise on the main thread. When the environment is being torn down
+  // (a worker thread terminated with requests in flight) no JavaScript can run any
+  // more: the result is dropped instead of throwing out of the completion callback.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    if (status != napi_cancelled) {
+      try {
+        Napi::HandleScope scope(env);
+        if (failed_) {
+          deferred_.Reject(make_error(env, code_, message_).Value());
+        } else {
+          try {
+            deferred_.Resolve(Result(env));
+          } catch (const Napi::Error& e) {
+            deferred_.Reject(e.Value());
+          }
+        }
+      } catch (...) {
+        // The environment is shutting down; there is nobody left to tell.
+      }
     }
-  }
-
-  void OnError(const Napi::Error& e) final {
-    Napi::HandleScope scope(Env());
-    deferred_.Reject(make_error(Env(), code_, e.Message()).Value());
+    Destroy();
   }
 
   Napi::Object request() { return request_.Value(); }
@@ -60,6 +70,8 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Napi::ObjectReference request_;
   std::string code_ = m3d::code::kNative;
+  std::string message_;
+  bool failed_ = false;
 };
 
 }  // namespace m3daddon
