@@ -15,6 +15,7 @@ import sharp from 'sharp';
 import { buildEngine } from './build-engine';
 import { downloadModel } from './download';
 import { engineCacheDir } from './engine-cache';
+import { evaluate, formatEvalTable, type Crop } from './eval';
 import { Metric3DError } from './errors';
 import { intrinsicsFromFov } from './intrinsics';
 import { Metric3D } from './metric3d';
@@ -440,6 +441,34 @@ async function buildEngineCommand(
   return EXIT_OK;
 }
 
+async function evalCommand(
+  dataset: string,
+  f: { model: string; backend: 'auto' | 'onnxruntime' | 'tensorrt'; subsets?: string; crop: 'none' | 'eigen' | 'garg'; minDepth?: number; maxDepth?: number; inputSize?: [number, number]; json?: string; concurrency: number; quiet: boolean },
+  io: Io,
+): Promise<number> {
+  const line = new ProgressLine(io, f.quiet);
+  const report = await evaluate(dataset, {
+    model: f.model,
+    backend: f.backend,
+    subsets: f.subsets ? f.subsets.split(',').map((x) => x.trim()).filter(Boolean) : undefined,
+    crop: f.crop as Crop,
+    minDepth: f.minDepth,
+    maxDepth: f.maxDepth,
+    inputSize: f.inputSize,
+    concurrency: f.concurrency,
+    onProgress: (p) => line.update(`${bar(p.done / p.total)} ${p.done}/${p.total} images (${basename(p.image)})`, p.done === p.total),
+  });
+  line.done();
+  for (const img of report.images) if (img.error) io.err(`error: ${img.image}: ${img.error}\n`);
+  io.out(`${formatEvalTable(report)}\n`);
+  if (f.json) {
+    const text = `${JSON.stringify(report, null, 2)}\n`;
+    if (f.json === '-') io.out(text);
+    else await fsp.writeFile(f.json, text);
+  }
+  return report.overall.failed ? EXIT_SOME_FAILED : EXIT_OK;
+}
+
 function listFiles(dir: string, filter: (name: string) => boolean): Array<{ path: string; bytes: number }> {
   const out: Array<{ path: string; bytes: number }> = [];
   const visit = (d: string) => {
@@ -632,6 +661,27 @@ export function program(io: Io, result: { code: number; pending?: Promise<number
     .option('--json', 'machine-readable output', false)
     .option('--cache-dir <dir>', 'model cache folder')
     .action((f) => run(() => infoCommand(f, io)));
+
+  cmd
+    .command('eval')
+    .description('standard depth (and normal) metrics on a dataset folder with ground truth')
+    .argument('<dataset>', 'folder with cameras.json, images and 16-bit ground-truth depth (the KITTI / NYU demo layout)')
+    .option('-m, --model <model>', 'registry name or .onnx path', 'demo')
+    .addOption(new Option('-b, --backend <backend>', 'inference backend').choices(['auto', 'onnxruntime', 'tensorrt']).default('auto'))
+    .option('--subsets <list>', 'comma-separated subsets of cameras.json (default all)')
+    .addOption(new Option('--crop <crop>', 'evaluation crop').choices(['none', 'eigen', 'garg']).default('none'))
+    .option('--min-depth <m>', 'smallest ground-truth depth evaluated', positiveNumber('--min-depth'))
+    .option('--max-depth <m>', 'largest ground-truth depth evaluated (e.g. 80 for KITTI, 10 for NYU)', positiveNumber('--max-depth'))
+    .option('--input-size <HxW>', 'model input size for dynamic-size models', size('--input-size'))
+    .option('--json <file>', "also write the full report as JSON ('-' for stdout)")
+    .option('-j, --concurrency <n>', 'images in flight at once', integer('--concurrency', 1, 64), 1)
+    .option('-q, --quiet', 'no progress bar', false)
+    .addHelpText(
+      'after',
+      '\nMetrics: AbsRel, SqRel, RMSE, RMSE log, log10, delta < 1.25^k (k = 1, 2, 3), per image then averaged;\n' +
+        'normal angle errors when the dataset has ground-truth normals. Exit codes: 0 done, 1 some images failed, 3 could not run.',
+    )
+    .action((dataset, f) => run(() => evalCommand(dataset, f, io)));
 
   cmd
     .command('bench')

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { PLYLoader } from 'three/examples/jsm/loaders/PLYLoader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { photos, root } from './helpers';
+import { evaluate, photos, root } from './helpers';
 
 const bin = join(root, 'bin', 'metric3d.js');
 const tmp = mkdtempSync(join(tmpdir(), 'metric3d-cli-'));
@@ -172,6 +172,36 @@ describe('metric3d predict', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/error: .*\*\.webp: no such file, folder or matching image/);
     expect(readdirSync(globOut)).toEqual(['kitti.json']);
+  }, 60_000);
+});
+
+describe('metric3d eval', () => {
+  it('prints the metric table, writes the JSON report (same numbers as evaluate()) and exits 0', async () => {
+    const json = join(tmp, 'eval.json');
+    const r = await cli(['eval', photos, '--model', 'demo', '--max-depth', '80', '--crop', 'garg', '--json', json, '--quiet']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^subset +images +failed +AbsRel +SqRel +RMSE +RMSElog +log10 +d1 +d2 +d3$/);
+    expect(lines.map((l) => l.split(/ +/)[0])).toEqual(['subset', 'kitti', 'nyu', expect.stringMatching(/^-+$/), 'overall']);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    const direct = await evaluate(photos, { model: 'demo', maxDepth: 80, crop: 'garg' });
+    expect(report.overall.images).toBe(2);
+    expect(report.overall.depth).toEqual(JSON.parse(JSON.stringify(direct.overall.depth)));
+    expect(lines[4]).toContain(direct.overall.depth!.absRel.toFixed(4));
+  }, 60_000);
+
+  it('exits 1 when an image fails and 3 when the dataset cannot be read', async () => {
+    const ds = join(tmp, 'dataset');
+    mkdirSync(ds);
+    for (const f of readdirSync(photos)) copyFileSync(join(photos, f), join(ds, f));
+    writeFileSync(join(ds, 'nyu_00000.jpg'), Buffer.from('not a jpeg'));
+    const r = await cli(['eval', ds, '--quiet']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: .*nyu_00000\.jpg: .*Decode/);
+    expect(r.stdout).toMatch(/^nyu +1 +1 /m);
+    const missing = await cli(['eval', join(tmp, 'no-such-dataset'), '--quiet']);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('ERR_INVALID_ARGUMENT');
   }, 60_000);
 });
 
