@@ -21,28 +21,11 @@ import {
   NonFiniteOutputError,
   models,
   photos,
+  pngChunk,
   solidPng,
 } from './helpers';
 
 const K = { fx: 500, fy: 500, cx: 160, cy: 120 };
-
-function crc32(buf: Buffer): number {
-  let c = ~0;
-  for (const b of buf) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-
-function chunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
 
 /** A valid 8-bit grey PNG of width x height zeros: tiny on disk, huge once decoded. */
 function pngBomb(width: number, height: number): Buffer {
@@ -54,9 +37,9 @@ function pngBomb(width: number, height: number): Buffer {
   const raw = Buffer.alloc((width + 1) * height); // filter byte 0 + zero pixels per row
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw, { level: 9 })),
-    chunk('IEND', Buffer.alloc(0)),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', deflateSync(raw, { level: 9 })),
+    pngChunk('IEND', Buffer.alloc(0)),
   ]);
 }
 

@@ -1,0 +1,401 @@
+// A small HTTP depth service on metric3d-trt and Fastify.
+//
+//   node examples/depth-service/server.mjs            # PORT=3000 HOST=127.0.0.1 MODEL=demo
+//
+//   POST /depth?fx=&fy=&cx=&cy=&format=png16|f32      body: image bytes
+//   POST /pointcloud?fx=...&format=ply|pointcloud2&organised=0|1
+//   GET  /healthz
+//
+// See README.md next to this file.
+import { endianness } from 'node:os';
+import { pathToFileURL } from 'node:url';
+
+import Fastify from 'fastify';
+import { Metric3D } from 'metric3d-trt';
+
+import { toPointCloud2 } from '../ros2-pointcloud2/pointcloud2.mjs';
+
+/** Defaults of {@link createServer}. */
+export const DEFAULTS = Object.freeze({
+  model: 'demo',
+  maxQueue: 8,
+  concurrency: 2,
+  bodyLimit: 20 * 1024 * 1024,
+});
+
+/** Units per metre of the 16-bit depth PNG (KITTI convention: value / 256 = metres). */
+export const DEPTH_SCALE = 256;
+
+/** Content types whose body is handed to the model as raw bytes. */
+export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/tiff', 'application/octet-stream'];
+
+/** HTTP status per metric3d-trt error code; any other code is a 500. */
+const STATUS_BY_CODE = {
+  ERR_DECODE: 400,
+  ERR_CHANNELS: 400,
+  ERR_INTRINSICS: 400,
+  ERR_INVALID_ARGUMENT: 400,
+  ERR_IMAGE_TOO_LARGE: 413,
+  ERR_DISPOSED: 503,
+};
+
+/** An error with a code and an HTTP status, shaped like the library's. */
+class HttpError extends Error {
+  constructor(statusCode, code, message) {
+    super(message);
+    this.statusCode = statusCode;
+    this.code = code;
+  }
+}
+
+/** HTTP status of an error: the library's codes first, then Fastify's own statusCode, else 500. */
+export function statusOf(err) {
+  if (err instanceof HttpError) return err.statusCode;
+  const mapped = STATUS_BY_CODE[err?.code];
+  if (mapped) return mapped;
+  if (typeof err?.code === 'string' && err.code.startsWith('ERR_')) return 500; // other library errors
+  const s = err?.statusCode;
+  return Number.isInteger(s) && s >= 400 && s < 600 ? s : 500;
+}
+
+/**
+ * At most `concurrency` jobs run at once and at most `maxQueue` wait; `enter()`
+ * answers null when both are full, else a promise of a release function.
+ */
+export class BoundedQueue {
+  #waiting = [];
+  #idle = [];
+  active = 0;
+
+  constructor(concurrency, maxQueue) {
+    this.concurrency = concurrency;
+    this.maxQueue = maxQueue;
+  }
+
+  get waiting() {
+    return this.#waiting.length;
+  }
+
+  stats() {
+    return { active: this.active, waiting: this.#waiting.length, max: this.maxQueue, concurrency: this.concurrency };
+  }
+
+  /** @returns {Promise<() => void> | null} */
+  enter() {
+    if (this.active < this.concurrency) {
+      this.active++;
+      return Promise.resolve(this.#releaser());
+    }
+    if (this.#waiting.length >= this.maxQueue) return null;
+    return new Promise((resolve) => this.#waiting.push(() => resolve(this.#releaser())));
+  }
+
+  /** Resolves once nothing runs and nothing waits. */
+  idle() {
+    if (this.active === 0 && this.#waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #releaser() {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiting.shift();
+      if (next) {
+        next(); // the slot passes straight to the next waiter
+      } else {
+        this.active--;
+        if (this.active === 0) for (const resolve of this.#idle.splice(0)) resolve();
+      }
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Query parsing
+
+function queryNumber(query, name) {
+  const v = query[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') {
+    throw new HttpError(400, 'ERR_INTRINSICS', `query parameter ${name} must be a finite number, got ${JSON.stringify(v)}`);
+  }
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new HttpError(400, 'ERR_INTRINSICS', `query parameter ${name} must be a finite number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** `fx` (> 0), optional `fy` (> 0), `cx`, `cy` from the query; undefined when none is given. */
+export function intrinsicsFromQuery(query) {
+  const fx = queryNumber(query, 'fx');
+  const fy = queryNumber(query, 'fy');
+  const cx = queryNumber(query, 'cx');
+  const cy = queryNumber(query, 'cy');
+  if (fx === undefined) {
+    if (fy !== undefined || cx !== undefined || cy !== undefined) {
+      throw new HttpError(400, 'ERR_INTRINSICS', 'fx is required when fy, cx or cy is given');
+    }
+    return undefined;
+  }
+  if (!(fx > 0)) throw new HttpError(400, 'ERR_INTRINSICS', `fx must be > 0, got ${fx}`);
+  if (fy !== undefined && !(fy > 0)) throw new HttpError(400, 'ERR_INTRINSICS', `fy must be > 0, got ${fy}`);
+  const k = { fx };
+  if (fy !== undefined) k.fy = fy;
+  if (cx !== undefined) k.cx = cx;
+  if (cy !== undefined) k.cy = cy;
+  return k;
+}
+
+function queryChoice(query, name, choices) {
+  const v = query[name] ?? choices[0];
+  if (!choices.includes(v)) {
+    throw new HttpError(400, 'ERR_INVALID_ARGUMENT', `query parameter ${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function queryBoolean(query, name) {
+  const v = query[name];
+  if (v === undefined || v === '0' || v === 'false') return false;
+  if (v === '' || v === '1' || v === 'true') return true;
+  throw new HttpError(400, 'ERR_INVALID_ARGUMENT', `query parameter ${name} must be 0, 1, true or false, got ${JSON.stringify(v)}`);
+}
+
+function imageBody(request) {
+  const body = request.body;
+  if (body !== undefined && body !== null && !Buffer.isBuffer(body)) {
+    throw new HttpError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', `send the image bytes with Content-Type ${IMAGE_CONTENT_TYPES.join(', ')}`);
+  }
+  if (!Buffer.isBuffer(body) || body.length === 0) {
+    throw new HttpError(400, 'ERR_DECODE', `the request body must be the image bytes (Content-Type ${IMAGE_CONTENT_TYPES.join(', ')})`);
+  }
+  return body;
+}
+
+/** The bytes of a Float32Array as little-endian float32 (a copy). */
+function float32LE(a) {
+  const out = Buffer.from(a.buffer, a.byteOffset, a.byteLength); // view
+  const copy = Buffer.allocUnsafe(a.byteLength);
+  if (endianness() === 'LE') {
+    out.copy(copy);
+  } else {
+    for (let i = 0; i < a.byteLength; i += 4) copy.writeFloatLE(a[i >> 2], i);
+  }
+  return copy;
+}
+
+function intrinsicsHeaders(reply, r) {
+  const k = r.intrinsics;
+  reply.header('X-Intrinsics-Source', r.intrinsicsSource);
+  reply.header('X-Intrinsics', `fx=${k.fx},fy=${k.fy},cx=${k.cx},cy=${k.cy}`);
+}
+
+function serverTiming(t) {
+  return Object.entries(t)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => `${k};dur=${v}`)
+    .join(', ');
+}
+
+// ---------------------------------------------------------------------------------
+
+/**
+ * Builds the service (routes, queue, model) without listening.
+ *
+ * @param {object} [options]
+ * @param {string | Metric3D} [options.model] registry name or .onnx path (loaded here), or a
+ *   loaded Metric3D instance; either way the server owns it and disposes it on close.
+ * @param {number} [options.maxQueue] requests that may wait for a free slot (default 8).
+ * @param {number} [options.concurrency] predictions that run at once (default 2).
+ * @param {number} [options.bodyLimit] largest request body in bytes (default 20 MiB).
+ * @param {object} [options.loadOptions] more options for Metric3D.load (backend, maxPixels, ...).
+ * @param {boolean | object} [options.logger] Fastify logger option (default false).
+ * @returns {Promise<import('fastify').FastifyInstance>} with `metric3d` (the model),
+ *   `depthQueue` (the queue) and `shutdown()` (= close()) decorations.
+ */
+export async function createServer(options = DEFAULTS) {
+  const given = Object.fromEntries(Object.entries(options ?? {}).filter(([, v]) => v !== undefined));
+  const o = { ...DEFAULTS, ...given };
+  if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new TypeError(`concurrency must be an integer >= 1, got ${o.concurrency}`);
+  if (!Number.isInteger(o.maxQueue) || o.maxQueue < 0) throw new TypeError(`maxQueue must be an integer >= 0, got ${o.maxQueue}`);
+  if (!Number.isInteger(o.bodyLimit) || o.bodyLimit < 1) throw new TypeError(`bodyLimit must be a positive integer, got ${o.bodyLimit}`);
+
+  const model = typeof o.model === 'string' ? await Metric3D.load({ ...o.loadOptions, model: o.model }) : o.model;
+  if (!model || typeof model.predict !== 'function') throw new TypeError('model must be a model name, an .onnx path or a Metric3D instance');
+
+  const queue = new BoundedQueue(o.concurrency, o.maxQueue);
+  let closing = false;
+
+  let app;
+  try {
+    app = Fastify({ logger: o.logger ?? false, bodyLimit: o.bodyLimit });
+  } catch (e) {
+    await model.dispose();
+    throw e;
+  }
+  app.decorate('metric3d', model);
+  app.decorate('depthQueue', queue);
+  app.decorate('shutdown', () => app.close());
+
+  app.addContentTypeParser(IMAGE_CONTENT_TYPES, { parseAs: 'buffer', bodyLimit: o.bodyLimit }, (_request, body, done) => done(null, body));
+
+  app.setErrorHandler((err, request, reply) => {
+    const status = statusOf(err);
+    if (status >= 500 && status !== 503) request.log.error(err);
+    reply
+      .code(status)
+      .type('application/json; charset=utf-8')
+      .send({ error: typeof err.code === 'string' ? err.code : 'ERR_INTERNAL', message: err.message });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: 'ERR_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  // During shutdown: new requests get 503 (Fastify also answers 503 on kept-alive
+  // connections once close() has started; new connections are refused).
+  app.addHook('onRequest', async (request, reply) => {
+    if (closing && request.url !== '/healthz') {
+      reply.header('Connection', 'close');
+      throw new HttpError(503, 'ERR_SHUTTING_DOWN', 'the server is shutting down');
+    }
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  // Responses sent while closing end their connection: a kept-alive socket would
+  // otherwise hold server.close() (and so the model's disposal) until its idle timeout.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('Connection', 'close');
+    return payload;
+  });
+  // Runs after the HTTP server has closed, i.e. after in-flight requests answered.
+  app.addHook('onClose', async () => {
+    closing = true;
+    await queue.idle();
+    await model.dispose();
+  });
+
+  /**
+   * Runs `fn` with a queue slot, or answers 503 + Retry-After when the queue is full
+   * (the model is not touched then).
+   */
+  async function withSlot(request, reply, fn) {
+    const entered = queue.enter();
+    if (entered === null) {
+      reply.header('Retry-After', '1');
+      throw new HttpError(503, 'ERR_QUEUE_FULL', `busy: ${queue.active} running and ${queue.waiting} waiting (max ${queue.maxQueue}); retry later`);
+    }
+    const release = await entered;
+    try {
+      if (request.raw.socket?.destroyed) throw new HttpError(499, 'ERR_CLIENT_CLOSED', 'the client went away while the request waited');
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  app.get('/healthz', async (_request, reply) => {
+    const ok = !closing && !model.disposed;
+    reply.code(ok ? 200 : 503);
+    return { ok, backend: model.backend, queue: queue.stats() };
+  });
+
+  app.post('/depth', async (request, reply) => {
+    const intrinsics = intrinsicsFromQuery(request.query);
+    const format = queryChoice(request.query, 'format', ['png16', 'f32']);
+    const image = imageBody(request);
+    return withSlot(request, reply, async () => {
+      const r = await model.predict(image, { intrinsics, normals: false });
+      intrinsicsHeaders(reply, r);
+      reply.header('X-Width', String(r.width)).header('X-Height', String(r.height)).header('Server-Timing', serverTiming(r.timings));
+      if (format === 'f32') {
+        reply.type('application/octet-stream').header('X-Dtype', 'float32le').header('X-Depth-Unit', 'm');
+        return float32LE(r.depth);
+      }
+      const png = await r.toPNG16({ scale: DEPTH_SCALE });
+      reply.type('image/png').header('X-Depth-Scale', String(DEPTH_SCALE));
+      return png;
+    });
+  });
+
+  app.post('/pointcloud', async (request, reply) => {
+    const intrinsics = intrinsicsFromQuery(request.query);
+    const format = queryChoice(request.query, 'format', ['ply', 'pointcloud2']);
+    const organised = queryBoolean(request.query, 'organised');
+    const frameId = request.query.frame_id ?? 'camera_optical_frame';
+    if (typeof frameId !== 'string' || !/^[A-Za-z0-9_/]{0,256}$/.test(frameId)) {
+      throw new HttpError(400, 'ERR_INVALID_ARGUMENT', 'frame_id must be a ROS frame name (letters, digits, _ and /)');
+    }
+    const image = imageBody(request);
+    return withSlot(request, reply, async () => {
+      const cloud = await model.pointcloud(image, { intrinsics, organised, colour: true, normals: false });
+      intrinsicsHeaders(reply, cloud);
+      reply.header('Server-Timing', serverTiming(cloud.timings)).header('X-Point-Count', String(cloud.count));
+      if (format === 'ply') {
+        reply.type('application/x-ply').header('Content-Disposition', 'attachment; filename="cloud.ply"');
+        return cloud.toPLY();
+      }
+      const msg = toPointCloud2(cloud, { frameId });
+      const { data, ...meta } = msg;
+      reply
+        .type('application/octet-stream')
+        .header('X-PointCloud2', JSON.stringify(meta))
+        .header('X-Width', String(msg.width))
+        .header('X-Height', String(msg.height))
+        .header('X-Point-Step', String(msg.point_step))
+        .header('X-Row-Step', String(msg.row_step))
+        .header('X-Is-Dense', String(msg.is_dense))
+        .header('X-Is-Bigendian', String(msg.is_bigendian))
+        .header('X-Frame-Id', msg.header.frame_id)
+        .header('X-Fields', msg.fields.map((f) => `${f.name}:${f.offset}:${f.datatype}:${f.count}`).join(','));
+      return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    });
+  });
+
+  return app;
+}
+
+// ---------------------------------------------------------------------------------
+// Start-up when run as a script
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const env = process.env;
+  const int = (v, d) => (v === undefined || v === '' ? d : Number(v));
+  const app = await createServer({
+    model: env.MODEL ?? DEFAULTS.model,
+    concurrency: int(env.CONCURRENCY, DEFAULTS.concurrency),
+    maxQueue: int(env.MAX_QUEUE, DEFAULTS.maxQueue),
+    bodyLimit: int(env.BODY_LIMIT, DEFAULTS.bodyLimit),
+    logger: { level: env.LOG_LEVEL ?? 'info' },
+  });
+  const shutdownTimeoutMs = int(env.SHUTDOWN_TIMEOUT_MS, 30_000);
+
+  let stopping = false;
+  const stop = async (signal) => {
+    if (stopping) {
+      app.log.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    stopping = true;
+    app.log.info({ signal, queue: app.depthQueue.stats() }, 'shutting down: refusing new requests, finishing in-flight ones');
+    setTimeout(() => {
+      app.log.error(`shutdown did not finish in ${shutdownTimeoutMs} ms; exiting`);
+      process.exit(1);
+    }, shutdownTimeoutMs).unref();
+    try {
+      await app.close(); // stops listening, waits for in-flight requests, then disposes the model
+      app.log.info('model disposed; bye');
+      process.exit(0);
+    } catch (e) {
+      app.log.error(e, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  await app.listen({ port: int(env.PORT, 3000), host: env.HOST ?? '127.0.0.1' });
+  app.log.info(`metric3d depth service: model ${app.metric3d.model.name ?? app.metric3d.model.path} on ${app.metric3d.backend}`);
+}
