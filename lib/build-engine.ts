@@ -3,14 +3,11 @@
  * of time, e.g. at deploy time, so that services start without a build.
  * @module
  */
-import { buildResult, engineTarget, ensureEngine, resolveTensorRTOptions } from './backends/tensorrt';
-import { chooseInputSize, crossCheck } from './contract';
+import { buildResult, ensureEngine, modelTarget, resolveTensorRTOptions } from './backends/tensorrt';
 import { native } from './native';
-import { registry, resolveModel } from './registry';
+import { resolveModel } from './registry';
 import type { BuildEngineOptions, EngineBuildResult } from './types';
 import { integerIn, invalid, optionalObject } from './validate';
-
-const DEFAULT_INPUT_SIZE: [number, number] = [616, 1064];
 
 /**
  * Builds the TensorRT engine of a model (a registry name or an `.onnx` path) into the
@@ -42,16 +39,6 @@ export async function buildEngine(model: string, options: BuildEngineOptions = {
   const trt = resolveTensorRTOptions(engineOptions);
   native();
   const resolved = resolveModel(model, o.cacheDir);
-  const label = resolved.name ? `registry model '${resolved.name}'` : resolved.path;
-  const target = engineTarget(
-    resolved.path,
-    label,
-    registry().contracts,
-    (c) => {
-      crossCheck(c, { entry: resolved.entry, label });
-      return chooseInputSize(c, inputSize, resolved.entry?.inputSize ?? DEFAULT_INPUT_SIZE);
-    },
-    trt.profile,
-  );
+  const target = modelTarget(resolved, inputSize, trt.profile);
   return buildResult(await ensureEngine(target, trt, { onProgress, signal }));
 }

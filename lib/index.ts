@@ -22,3 +22,4 @@ export { defaultCacheDir } from './paths';
 export { depthToPNG16, depthToNPY, depthToEXR, colouriseDepth, normalsToPNG, cloudToPLY } from './writers';
 export { downloadModel, type DownloadOptions, type DownloadProgress, type DownloadResult } from './download';
 export { evaluate, depthMetrics, normalMetrics, formatEvalTable, type DepthMetrics, type NormalMetrics, type MetricOptions, type EvalOptions, type EvalReport, type EvalAggregate, type ImageEval, type Crop } from './eval';
+export { exportTritonRepository, tritonConfig, type TritonExportOptions, type TritonExportResult, type TritonConfigSpec } from './triton-export';

@@ -6,6 +6,8 @@ import { performance } from 'node:perf_hooks';
 
 import { createOnnxRuntimeBackend, onnxruntimeStatus } from './backends/onnxruntime';
 import { createTensorRTBackend, engineTarget, resolveTensorRTOptions, tensorrtStatus } from './backends/tensorrt';
+import { createTritonBackend, tritonStatus } from './backends/triton';
+import { tritonModelName } from './triton-export';
 import { gpuStatus } from './gpu';
 import type { FusedBackend, FusedResult, InferenceBackend } from './backends/types';
 import { chooseInputSize, crossCheck } from './contract';
@@ -29,6 +31,7 @@ import type {
   PredictOptions,
   PredictResult,
   RuntimeInfo,
+  TritonLoadOptions,
   Verification,
 } from './types';
 import { booleanOr, finiteNumber, integerIn, invalid, oneOf, optionalObject } from './validate';
@@ -112,7 +115,7 @@ export class Metric3D {
   static async load(options: LoadOptions): Promise<Metric3D> {
     const o = optionalObject(options, 'options');
     if (typeof o.model !== 'string' || o.model.length === 0) invalid('a model name or .onnx path', 'options.model', o.model);
-    const backendChoice = oneOf(o.backend ?? 'auto', 'options.backend', ['auto', 'onnxruntime', 'tensorrt'] as const);
+    const backendChoice = oneOf(o.backend ?? 'auto', 'options.backend', ['auto', 'onnxruntime', 'tensorrt', 'triton'] as const);
     const expectedKind = o.contract === undefined ? undefined : oneOf(o.contract, 'options.contract', ['upstream', 'community'] as const);
     let inputSize: [number, number] | undefined;
     if (o.inputSize !== undefined) {
@@ -130,6 +133,8 @@ export class Metric3D {
     const trtOptions = resolveTensorRTOptions(o.tensorrt);
 
     native(); // fail early, with the loader's explanation, if the addon is missing
+    if (backendChoice === 'triton') return Metric3D.#loadTriton(o as unknown as LoadOptions, expectedKind, inputSize, maxPixels, defaultFov);
+    if (o.triton !== undefined) invalid("backend: 'triton' (the triton options need it)", 'options.backend', o.backend);
     const trt = tensorrtStatus(trtOptions.device);
     if (backendChoice === 'tensorrt' && !trt.available) {
       throw new BackendUnavailableError(`tensorrt backend not available: ${trt.reason}`);
@@ -197,6 +202,44 @@ export class Metric3D {
     }
   }
 
+  /** Loads with the Triton backend: the registry entry or file gives the contract to expect; the server serves the model. */
+  static async #loadTriton(
+    o: LoadOptions,
+    expectedKind: ContractKind | undefined,
+    inputSize: [number, number] | undefined,
+    maxPixels: number,
+    defaultFov: number,
+  ): Promise<Metric3D> {
+    const t = optionalObject(o.triton, 'options.triton') as Partial<TritonLoadOptions>;
+    if (typeof t.url !== 'string' || !t.url) invalid('a server URL such as http://triton:8000', 'options.triton.url', t.url);
+    const reg = registry();
+    const entry = Object.prototype.hasOwnProperty.call(reg.models, o.model) ? reg.models[o.model] : undefined;
+    const name = entry ? o.model : undefined;
+    const modelName = t.modelName ?? tritonModelName(o.model, name);
+    const backend = await createTritonBackend(
+      { url: t.url, modelName, modelVersion: t.modelVersion, timeoutMs: t.timeoutMs, retries: t.retries, headers: t.headers },
+      reg.contracts,
+    );
+    try {
+      const label = `triton model '${modelName}'${name ? ` (registry model '${name}')` : ''}`;
+      crossCheck(backend.contract, { entry, kind: expectedKind, label });
+      const size = chooseInputSize(backend.contract, inputSize, entry?.inputSize ?? DEFAULT_INPUT_SIZE);
+      const model: ModelInfo = {
+        name,
+        path: `${t.url.replace(/\/+$/, '')}/v2/models/${modelName}`,
+        contract: backend.contract.kind,
+        inputSize: size,
+        dynamicSize: backend.contract.dynamicSize,
+        hasNormals: !!backend.contract.outputs.normal,
+        inputType: backend.contract.inputType,
+      };
+      return new Metric3D(backend, model, `triton requested (${backend.description})`, maxPixels, defaultFov);
+    } catch (e) {
+      await backend.dispose().catch(() => undefined);
+      throw e;
+    }
+  }
+
   /**
    * Versions, backends and GPU availability on this machine, each with the reason
    * when missing (`gpu` describes CUDA device 0).
@@ -214,7 +257,7 @@ export class Metric3D {
       nativeVersion: b.version,
       nativeBinary: nativePath() ?? '',
       threads: b.numThreads(),
-      backends: { onnxruntime: onnxruntimeStatus(), tensorrt: tensorrtStatus() },
+      backends: { onnxruntime: onnxruntimeStatus(), tensorrt: tensorrtStatus(), triton: tritonStatus() },
       gpu: gpuStatus(),
     };
   }
@@ -477,7 +520,8 @@ export class Metric3D {
       maxPixels: this.#maxPixels,
     });
     const t2 = performance.now();
-    const outputs = await this.#serial(() => backend.run(tensor, Hi, Wi));
+    // Remote backends take concurrent requests; in-process ones run one at a time.
+    const outputs = 'concurrent' in backend && backend.concurrent ? await backend.run(tensor, Hi, Wi) : await this.#serial(() => backend.run(tensor, Hi, Wi));
     const t3 = performance.now();
     const post = await b.postprocess({
       letterbox,

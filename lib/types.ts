@@ -47,7 +47,7 @@ export interface RawImage {
 export type ImageInput = Buffer | Uint8Array | string | RawImage;
 
 /** Inference backends. */
-export type BackendName = 'onnxruntime' | 'tensorrt';
+export type BackendName = 'onnxruntime' | 'tensorrt' | 'triton';
 
 /** The two known ONNX contracts of Metric3D v2 (pipeline.md section 2). */
 export type ContractKind = 'upstream' | 'community';
@@ -59,8 +59,17 @@ export interface LoadOptions {
    * `'vit-large'`, ...) or a path to an `.onnx` file.
    */
   model: string;
-  /** `'auto'` (default) picks the fastest backend available here and says why in {@link Metric3D.backendReason}. */
+  /**
+   * `'auto'` (default) picks the fastest backend available here (TensorRT, else
+   * onnxruntime) and says why in {@link Metric3D.backendReason}; `'triton'` sends
+   * inference to a Triton Inference Server (see {@link LoadOptions.triton}).
+   */
   backend?: 'auto' | BackendName;
+  /**
+   * The Triton server for `backend: 'triton'`: `url` (e.g. `http://triton:8000`), and
+   * `modelName` (default: the name `metric3d export-triton` gives the model).
+   */
+  triton?: TritonLoadOptions;
   /** Expected contract of a model given by path; checked against the graph. */
   contract?: ContractKind;
   /** Model input size [height, width] for dynamic-size graphs (multiples of 14); default 616 x 1064. */
@@ -79,6 +88,22 @@ export interface LoadOptions {
   onProgress?: (progress: Progress) => void;
   /** Stops long work during loading (an engine build); the load then rejects with CancelledError. */
   signal?: AbortSignal;
+}
+
+/** Connection to a Triton Inference Server (HTTP/REST, KServe v2 protocol). */
+export interface TritonLoadOptions {
+  /** Server URL, e.g. `http://triton:8000`. */
+  url: string;
+  /** Model name in the server's repository (default `metric3d_<registry name>` or the file stem). */
+  modelName?: string;
+  /** Model version (default: the server's choice). */
+  modelVersion?: string;
+  /** Per-request timeout in ms (default 30000). */
+  timeoutMs?: number;
+  /** Retries after a connection failure, with exponential back-off from 100 ms (default 3). */
+  retries?: number;
+  /** Extra HTTP headers (e.g. authorisation for a gateway). */
+  headers?: Record<string, string>;
 }
 
 /** Engine precision: `'fp16'` (default), `'fp32'`, or `'best'` (FP16 where TensorRT allows, else what the ONNX file holds). */
@@ -302,6 +327,6 @@ export interface RuntimeInfo {
   /** The native addon file in use (a prebuild, or a local build). */
   nativeBinary: string;
   threads: number;
-  backends: { onnxruntime: BackendStatus; tensorrt: TensorRTStatus };
+  backends: { onnxruntime: BackendStatus; tensorrt: TensorRTStatus; triton: BackendStatus };
   gpu: GpuStatus;
 }

@@ -4,12 +4,12 @@
  */
 import type * as OrtTypes from 'onnxruntime-node';
 
-import { detectContract, expectElements, type ModelContract, type ValueInfo } from '../contract';
+import { detectContract, type ModelContract, type ValueInfo } from '../contract';
 import { BackendUnavailableError, InferenceError, ModelLoadError } from '../errors';
 import type { TensorData } from '../native';
 import type { ContractSpec } from '../registry';
 import type { BackendStatus, ContractKind } from '../types';
-import type { InferenceBackend, ModelOutputs } from './types';
+import { assembleOutputs, type InferenceBackend, type ModelOutputs } from './types';
 
 type Ort = typeof OrtTypes;
 let ort: Ort | undefined;
@@ -79,27 +79,11 @@ class OnnxRuntimeBackend implements InferenceBackend {
     } catch (cause) {
       throw new InferenceError(`onnxruntime failed to run the model: ${(cause as Error).message}`, { cause });
     }
-    const plane = height * width;
-    const depthT = result[c.outputs.depth] as OrtTypes.Tensor;
-    expectElements(c.outputs.depth, depthT.dims, [1], height, width);
-    const out: ModelOutputs = { dtype: depthT.type === 'float16' ? 'float16' : 'float32', depth: asTensorData(depthT.data, c.outputs.depth) };
-    if (c.outputs.normal) {
-      const n = result[c.outputs.normal] as OrtTypes.Tensor;
-      const channels = expectElements(c.outputs.normal, n.dims, [3, 4], height, width);
-      out.normals = asTensorData(n.data, c.outputs.normal);
-      out.normalPlaneStride = plane;
-      if (c.outputs.confidence) {
-        const k = result[c.outputs.confidence] as OrtTypes.Tensor;
-        expectElements(c.outputs.confidence, k.dims, [1], height, width);
-        out.confidence = asTensorData(k.data, c.outputs.confidence);
-      } else if (channels === 4) {
-        out.confidence = out.normals.subarray(3 * plane, 4 * plane);
-      }
-      if (out.normals.constructor !== out.depth.constructor || (out.confidence && out.confidence.constructor !== out.depth.constructor)) {
-        throw new InferenceError('model outputs mix float16 and float32; metric3d-trt needs one element type');
-      }
-    }
-    return out;
+    return assembleOutputs(c, height, width, (name) => {
+      const t = result[name] as OrtTypes.Tensor | undefined;
+      if (!t) throw new InferenceError(`onnxruntime returned no output '${name}'`);
+      return { dims: t.dims, dtype: t.type === 'float16' ? 'float16' : 'float32', data: asTensorData(t.data, name) };
+    });
   }
 
   async dispose(): Promise<void> {

@@ -7,7 +7,7 @@
 import { statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-import { detectContract, type ModelContract } from '../contract';
+import { chooseInputSize, crossCheck, detectContract, type ModelContract } from '../contract';
 import {
   BackendUnavailableError,
   CancelledError,
@@ -32,12 +32,14 @@ import {
 } from '../engine-cache';
 import { native, type EngineHandle, type EngineTensor, type NativeBuildEvent, type NativeImage, type NativeTensorRT } from '../native';
 import { scanOnnxGraph, type GraphScan } from '../onnx-graph';
-import type { ContractSpec } from '../registry';
+import { registry, type ContractSpec, type ResolvedModel } from '../registry';
 import type { FusedBackend, FusedRequest, FusedResult } from './types';
 import type { ContractKind, EngineBuildResult, EnginePrecision, Progress, TensorRTOptions, TensorRTStatus } from '../types';
 import { integerIn, invalid, oneOf, optionalObject } from '../validate';
 
 const PATCH = 14;
+/** The Metric3D v2 canonical input size [height, width]. */
+export const DEFAULT_INPUT_SIZE: [number, number] = [616, 1064];
 
 /** TensorRT availability here: library, backend module, CUDA build and GPU. */
 export function tensorrtStatus(device = 0): TensorRTStatus {
@@ -231,6 +233,29 @@ export interface EngineTarget {
   contract: ModelContract;
   inputSize: [number, number];
   profile: EngineProfile;
+}
+
+/**
+ * The engine target of a resolved model: contract checked against its registry entry
+ * (and an expected kind), input size from the request, the entry or the default.
+ */
+export function modelTarget(
+  resolved: ResolvedModel,
+  inputSize: [number, number] | undefined,
+  profile: ResolvedTensorRTOptions['profile'],
+  kind?: ContractKind,
+): EngineTarget {
+  const label = resolved.name ? `registry model '${resolved.name}'` : resolved.path;
+  return engineTarget(
+    resolved.path,
+    label,
+    registry().contracts,
+    (c) => {
+      crossCheck(c, { entry: resolved.entry, kind, label });
+      return chooseInputSize(c, inputSize, resolved.entry?.inputSize ?? DEFAULT_INPUT_SIZE);
+    },
+    profile,
+  );
 }
 
 /** Scans the ONNX file, detects its contract and checks that TensorRT can build it. */

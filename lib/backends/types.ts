@@ -1,4 +1,5 @@
-import type { ModelContract } from '../contract';
+import { expectElements, type ModelContract } from '../contract';
+import { InferenceError } from '../errors';
 import type { GpuTimes, NativeCloud, NativeCloudRequest, NativeImage, TensorData, TensorDType } from '../native';
 import type { BackendName } from '../types';
 
@@ -51,4 +52,40 @@ export interface FusedBackend {
   readonly fused: true;
   runFused(req: FusedRequest): Promise<FusedResult>;
   dispose(): Promise<void>;
+}
+
+/** One raw model output as a backend received it. */
+export interface RawOutput {
+  dims: readonly number[];
+  dtype: TensorDType;
+  data: TensorData;
+}
+
+/**
+ * Checks a backend's raw outputs against the contract and the input size, and arranges
+ * them as {@link ModelOutputs} (normals with 3 or 4 planes, confidence separate or as
+ * the 4th plane, one element type throughout).
+ */
+export function assembleOutputs(c: ModelContract, height: number, width: number, get: (name: string) => RawOutput): ModelOutputs {
+  const plane = height * width;
+  const depthT = get(c.outputs.depth);
+  expectElements(c.outputs.depth, depthT.dims, [1], height, width);
+  const out: ModelOutputs = { dtype: depthT.dtype, depth: depthT.data };
+  if (c.outputs.normal) {
+    const n = get(c.outputs.normal);
+    const channels = expectElements(c.outputs.normal, n.dims, [3, 4], height, width);
+    out.normals = n.data;
+    out.normalPlaneStride = plane;
+    if (c.outputs.confidence) {
+      const k = get(c.outputs.confidence);
+      expectElements(c.outputs.confidence, k.dims, [1], height, width);
+      out.confidence = k.data;
+    } else if (channels === 4) {
+      out.confidence = out.normals.subarray(3 * plane, 4 * plane);
+    }
+    if (out.normals.constructor !== out.depth.constructor || (out.confidence && out.confidence.constructor !== out.depth.constructor)) {
+      throw new InferenceError('model outputs mix float16 and float32; metric3d-trt needs one element type');
+    }
+  }
+  return out;
 }
