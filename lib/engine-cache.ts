@@ -40,8 +40,6 @@ export interface EngineRecord {
   buildSeconds: number;
   /** What TensorRT built, e.g. "fp16 (softmax and normalisation in fp32)". */
   precision: string;
-  /** The engine's I/O tensors. */
-  tensors: Array<{ name: string; input: boolean; type: string; shape: number[] }>;
   model: string;
 }
 

@@ -467,6 +467,27 @@ export class Metric3D {
     const b = native();
     const [Hi, Wi] = this.#model.inputSize;
     const backend = this.#backend;
+    const makeResult = (
+      depth: Float32Array,
+      normals: Float32Array | undefined,
+      normalConfidence: Float32Array | undefined,
+      letterbox: Letterbox,
+      timings: PredictResult['timings'],
+    ): PredictResult =>
+      attachPredictionWriters({
+        depth,
+        width,
+        height,
+        normals,
+        normalConfidence,
+        intrinsics,
+        intrinsicsSource: source as IntrinsicsSource,
+        intrinsicsDetail: detail,
+        camera: decoded.camera,
+        letterbox,
+        backend: backend.name,
+        timings,
+      });
     if ('fused' in backend) {
       const letterbox = b.letterbox(height, width, Hi, Wi);
       if (out.depth !== undefined && (out.depth as Float32Array).length !== width * height) {
@@ -488,26 +509,13 @@ export class Metric3D {
         depth = out.depth as Float32Array;
       }
       const g = r.gpuTimes;
-      const result: PredictResult = attachPredictionWriters({
-        depth,
-        width,
-        height,
-        normals: wantNormals ? r.normals : undefined,
-        normalConfidence: wantNormals ? r.confidence : undefined,
-        intrinsics,
-        intrinsicsSource: source as IntrinsicsSource,
-        intrinsicsDetail: detail,
-        camera: decoded.camera,
-        letterbox,
-        backend: backend.name,
-        timings: {
-          decode: ms(t0, t1),
-          preprocess: round3(g.upload + g.preprocess),
-          inference: round3(g.engine),
-          postprocess: round3(g.postprocess + g.download),
-          ...(cloud ? { backproject: round3(g.backproject) } : {}),
-          total: ms(t0, t2),
-        },
+      const result = makeResult(depth, wantNormals ? r.normals : undefined, wantNormals ? r.confidence : undefined, letterbox, {
+        decode: ms(t0, t1),
+        preprocess: round3(g.upload + g.preprocess),
+        inference: round3(g.engine),
+        postprocess: round3(g.postprocess + g.download),
+        ...(cloud ? { backproject: round3(g.backproject) } : {}),
+        total: ms(t0, t2),
       });
       return { result, decoded, cloud: r.cloud };
     }
@@ -536,19 +544,12 @@ export class Metric3D {
       outDepth: out.depth as Float32Array | undefined,
     });
     const t4 = performance.now();
-    const result: PredictResult = attachPredictionWriters({
-      depth: post.depth,
-      width,
-      height,
-      normals: post.normals,
-      normalConfidence: post.confidence,
-      intrinsics,
-      intrinsicsSource: source as IntrinsicsSource,
-      intrinsicsDetail: detail,
-      camera: decoded.camera,
-      letterbox,
-      backend: backend.name,
-      timings: { decode: ms(t0, t1), preprocess: ms(t1, t2), inference: ms(t2, t3), postprocess: ms(t3, t4), total: ms(t0, t4) },
+    const result = makeResult(post.depth, post.normals, post.confidence, letterbox, {
+      decode: ms(t0, t1),
+      preprocess: ms(t1, t2),
+      inference: ms(t2, t3),
+      postprocess: ms(t3, t4),
+      total: ms(t0, t4),
     });
     return { result, decoded };
   }

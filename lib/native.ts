@@ -158,13 +158,13 @@ export interface NativeTensorRT {
   }): Promise<{ engine: Uint8Array; timingCache?: Uint8Array; precision: string; fp32Layers: number; layers: number }>;
   trtLoad(req: {
     plan: Uint8Array;
-    input?: string;
-    depth?: string;
+    input: string;
+    depth: string;
     normal?: string;
     confidence?: string;
     contexts?: number;
     device?: number;
-  }): Promise<{ tensors: EngineTensor[]; slots?: number; deviceMemory?: number; handle?: EngineHandle }>;
+  }): Promise<{ tensors: EngineTensor[]; slots: number; deviceMemory: number; handle: EngineHandle }>;
   trtRun(req: {
     handle: EngineHandle;
     slot: number;

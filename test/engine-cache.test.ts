@@ -34,7 +34,7 @@ const key: EngineKey = {
   format: 1,
 };
 const plan = Uint8Array.from({ length: 4096 }, (_, i) => (i * 37) & 255);
-const record = { key, builtAt: '2026-11-26T00:00:00.000Z', buildSeconds: 95.5, precision: 'fp16', tensors: [], model: '/m/vit.onnx' };
+const record = { key, builtAt: '2026-11-26T00:00:00.000Z', buildSeconds: 95.5, precision: 'fp16', model: '/m/vit.onnx' };
 
 describe('engine keys', () => {
   it('are order-independent and change with every field', () => {

@@ -30,7 +30,7 @@ import {
   type EngineKey,
   type EngineRecord,
 } from '../engine-cache';
-import { native, type EngineHandle, type EngineTensor, type NativeBuildEvent, type NativeImage, type NativeTensorRT } from '../native';
+import { native, type EngineHandle, type NativeBuildEvent, type NativeImage, type NativeTensorRT } from '../native';
 import { scanOnnxGraph, type GraphScan } from '../onnx-graph';
 import { registry, type ContractSpec, type ResolvedModel } from '../registry';
 import type { FusedBackend, FusedRequest, FusedResult } from './types';
@@ -298,10 +298,6 @@ function requireTensorRT(device: number, forBuild: boolean): TensorRTStatus {
   return s;
 }
 
-function tensorsOf(list: EngineTensor[]): EngineRecord['tensors'] {
-  return list.map((t) => ({ name: t.name, input: t.input, type: t.type, shape: t.shape }));
-}
-
 /** Builds (or finds in the cache) the engine of a target; returns the plan with its record. */
 export async function ensureEngine(
   target: EngineTarget,
@@ -357,13 +353,11 @@ export async function ensureEngine(
     hooks.signal?.removeEventListener('abort', onAbort);
   }
   const buildSeconds = Math.round((performance.now() - t0) / 10) / 100;
-  const described = await native().trtLoad({ plan: built.engine });
   const { enginePath, record } = await writeCachedEngine(dir, stem, built.engine, {
     key,
     builtAt: new Date().toISOString(),
     buildSeconds,
     precision: built.precision,
-    tensors: tensorsOf(described.tensors),
     model: target.path,
   });
   if (built.timingCache && built.timingCache.length > 0) {
@@ -485,12 +479,11 @@ export async function loadEngine(
     contexts: o.contexts,
     device: o.device,
   });
-  if (!loaded.handle || !loaded.slots) throw new EngineLoadError('the TensorRT engine did not load');
   const engineInput = loaded.tensors.find((t) => t.input);
   if (engineInput && engineInput.type !== contract.inputType) {
     throw new ModelContractError(`the engine input is ${engineInput.type}, the ONNX input ${contract.inputType}`);
   }
-  return new TensorRTBackend(loaded.handle, loaded.slots, contract, summary, loaded.deviceMemory ?? 0);
+  return new TensorRTBackend(loaded.handle, loaded.slots, contract, summary, loaded.deviceMemory);
 }
 
 /** Builds or loads the engine of a target and readies it: warm-up runs on every context. */

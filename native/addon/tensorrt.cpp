@@ -239,31 +239,26 @@ class LoadWorker : public PromiseWorker {
     names_.depth = get_string(env, req, "depth", "");
     names_.normal = get_string(env, req, "normal", "");
     names_.confidence = get_string(env, req, "confidence", "");
-    describeOnly_ = names_.input.empty();
+    if (names_.input.empty() || names_.depth.empty()) {
+      throw_error(env, m3d::code::kInvalidArgument, "the engine's input and depth output names are required");
+    }
     contexts_ = get_int(env, req, "contexts", 1, 64, 1, false);
     device_ = get_int(env, req, "device", 0, 1024, 0, false);
   }
 
  protected:
   void Run() override {
-    auto lib = trt_library();
-    if (describeOnly_) {
-      tensors_ = m3d::trt::Engine::describe(lib, plan_, size_);
-      return;
-    }
-    engine_ = std::make_shared<m3d::trt::Engine>(lib, plan_, size_, names_, contexts_, device_);
+    engine_ = std::make_shared<m3d::trt::Engine>(trt_library(), plan_, size_, names_, contexts_, device_);
     tensors_ = engine_->tensors();
   }
 
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
     o.Set("tensors", tensors_array(env, tensors_));
-    if (engine_) {
-      o.Set("slots", engine_->slots());
-      o.Set("deviceMemory", static_cast<double>(engine_->device_memory()));
-      auto* holder = new EngineHolder{engine_};
-      o.Set("handle", Napi::External<EngineHolder>::New(env, holder, [](Napi::Env, EngineHolder* h) { delete h; }));
-    }
+    o.Set("slots", engine_->slots());
+    o.Set("deviceMemory", static_cast<double>(engine_->device_memory()));
+    auto* holder = new EngineHolder{engine_};
+    o.Set("handle", Napi::External<EngineHolder>::New(env, holder, [](Napi::Env, EngineHolder* h) { delete h; }));
     return o;
   }
 
@@ -271,7 +266,6 @@ class LoadWorker : public PromiseWorker {
   const void* plan_ = nullptr;
   size_t size_ = 0;
   m3d::trt::OutputNames names_;
-  bool describeOnly_ = false;
   int contexts_ = 1, device_ = 0;
   std::vector<m3d::trt::TensorDesc> tensors_;
   std::shared_ptr<m3d::trt::Engine> engine_;
