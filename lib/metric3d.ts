@@ -5,20 +5,20 @@
 import { performance } from 'node:perf_hooks';
 
 import { createOnnxRuntimeBackend, onnxruntimeStatus } from './backends/onnxruntime';
-import { createTensorRTBackend, engineTarget, resolveTensorRTOptions, tensorrtStatus } from './backends/tensorrt';
-import { createTritonBackend, tritonStatus } from './backends/triton';
-import { tritonModelName } from './triton-export';
-import { gpuStatus } from './gpu';
+import { createTensorRTBackend, engineTarget, resolveTensorRTOptions, tensorrtStatus } from './backends/tensorrt/backend';
+import { createTritonBackend, tritonStatus } from './backends/triton/backend';
+import { tritonModelName } from './deploy/triton-export';
+import { gpuStatus } from './native/gpu';
 import type { FusedBackend, FusedResult, InferenceBackend } from './backends/types';
-import { chooseInputSize, crossCheck } from './contract';
+import { chooseInputSize, crossCheck } from './model/contract';
 import { BackendUnavailableError, CancelledError, DisposedError, VerifyError } from './errors';
-import { depthAgreement, verificationImage } from './verify';
-import { attachCloudWriters, attachPredictionWriters } from './writers';
-import { decodeImage, type DecodedImage } from './input';
-import { DEFAULT_FOV_DEGREES, resolveIntrinsics } from './intrinsics';
-import { native, nativePath, type Letterbox } from './native';
+import { depthAgreement, verificationImage } from './backends/verify';
+import { attachCloudWriters, attachPredictionWriters } from './io/writers';
+import { decodeImage, type DecodedImage } from './io/input';
+import { DEFAULT_FOV_DEGREES, resolveIntrinsics } from './io/intrinsics';
+import { native, nativePath, type Letterbox } from './native/binding';
 import { packageVersion } from './paths';
-import { registry, resolveModel } from './registry';
+import { registry, resolveModel } from './model/registry';
 import type {
   BackendName,
   ContractKind,

@@ -2,10 +2,10 @@
  * Public types of metric3d-trt.
  * @module
  */
-import type { EngineKey } from './engine-cache';
-import type { ExifCamera } from './input';
-import type { PointCloudWriters, PredictionWriters } from './writers';
-import type { Letterbox } from './native';
+import type { EngineKey } from './model/engine-cache';
+import type { ExifCamera } from './io/input';
+import type { PointCloudWriters, PredictionWriters } from './io/writers';
+import type { Letterbox } from './native/binding';
 
 export type { EngineKey, ExifCamera, Letterbox };
 

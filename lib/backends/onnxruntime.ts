@@ -4,10 +4,10 @@
  */
 import type * as OrtTypes from 'onnxruntime-node';
 
-import { detectContract, type ModelContract, type ValueInfo } from '../contract';
+import { detectContract, type ModelContract, type ValueInfo } from '../model/contract';
 import { BackendUnavailableError, InferenceError, ModelLoadError } from '../errors';
-import type { TensorData } from '../native';
-import type { ContractSpec } from '../registry';
+import type { TensorData } from '../native/binding';
+import type { ContractSpec } from '../model/registry';
 import type { BackendStatus, ContractKind } from '../types';
 import { assembleOutputs, type InferenceBackend, type ModelOutputs } from './types';
 

@@ -1,6 +1,6 @@
-import { expectElements, type ModelContract } from '../contract';
+import { expectElements, type ModelContract } from '../model/contract';
 import { InferenceError } from '../errors';
-import type { GpuTimes, NativeCloud, NativeCloudRequest, NativeImage, TensorData, TensorDType } from '../native';
+import type { GpuTimes, NativeCloud, NativeCloudRequest, NativeImage, TensorData, TensorDType } from '../native/binding';
 import type { BackendName } from '../types';
 
 /** Raw model outputs for one image, in the model's own dtype. */

@@ -3,9 +3,9 @@
  * cross-checked against the registry (pipeline.md section 2).
  * @module
  */
-import { ModelContractError } from './errors';
+import { ModelContractError } from '../errors';
 import type { ContractSpec, RegistryEntry } from './registry';
-import type { ContractKind } from './types';
+import type { ContractKind } from '../types';
 
 /** One graph input or output as the backend reports it. */
 export interface ValueInfo {

@@ -6,9 +6,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
-import { InvalidArgumentError, ModelLoadError } from './errors';
-import { defaultCacheDir, packageRoot } from './paths';
-import type { ContractKind } from './types';
+import { InvalidArgumentError, ModelLoadError } from '../errors';
+import { defaultCacheDir, packageRoot } from '../paths';
+import type { ContractKind } from '../types';
 
 /** Names and meanings of a contract's tensors. */
 export interface ContractSpec {

@@ -7,7 +7,7 @@
 import { statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-import { chooseInputSize, crossCheck, detectContract, type ModelContract } from '../contract';
+import { chooseInputSize, crossCheck, detectContract, type ModelContract } from '../../model/contract';
 import {
   BackendUnavailableError,
   CancelledError,
@@ -16,7 +16,7 @@ import {
   InvalidArgumentError,
   Metric3DError,
   ModelContractError,
-} from '../errors';
+} from '../../errors';
 import {
   ENGINE_CACHE_FORMAT,
   engineCacheDir,
@@ -29,13 +29,13 @@ import {
   writeCachedEngine,
   type EngineKey,
   type EngineRecord,
-} from '../engine-cache';
-import { native, type EngineHandle, type NativeBuildEvent, type NativeImage, type NativeTensorRT } from '../native';
-import { scanOnnxGraph, type GraphScan } from '../onnx-graph';
-import { registry, type ContractSpec, type ResolvedModel } from '../registry';
-import type { FusedBackend, FusedRequest, FusedResult } from './types';
-import type { ContractKind, EngineBuildResult, EnginePrecision, Progress, TensorRTOptions, TensorRTStatus } from '../types';
-import { integerIn, invalid, oneOf, optionalObject } from '../validate';
+} from '../../model/engine-cache';
+import { native, type EngineHandle, type NativeBuildEvent, type NativeImage, type NativeTensorRT } from '../../native/binding';
+import { scanOnnxGraph, type GraphScan } from '../../model/onnx-graph';
+import { registry, type ContractSpec, type ResolvedModel } from '../../model/registry';
+import type { FusedBackend, FusedRequest, FusedResult } from '../types';
+import type { ContractKind, EngineBuildResult, EnginePrecision, Progress, TensorRTOptions, TensorRTStatus } from '../../types';
+import { integerIn, invalid, oneOf, optionalObject } from '../../validate';
 
 const PATCH = 14;
 /** The Metric3D v2 canonical input size [height, width]. */

@@ -38,11 +38,11 @@ import { isAbsolute, join, resolve } from 'node:path';
 
 import sharp from 'sharp';
 
-import { InvalidArgumentError } from './errors';
-import { Metric3D } from './metric3d';
-import { registry } from './registry';
-import type { IntrinsicsInput, IntrinsicsSource } from './types';
-import { describe, finiteNumber, integerIn, invalid, isPlainObject, optionalObject } from './validate';
+import { InvalidArgumentError } from '../errors';
+import { Metric3D } from '../metric3d';
+import { registry } from '../model/registry';
+import type { IntrinsicsInput, IntrinsicsSource } from '../types';
+import { describe, finiteNumber, integerIn, invalid, isPlainObject, optionalObject } from '../validate';
 
 /**
  * Depth metrics over the valid pixels of one image, or (in a report's subset and

@@ -6,12 +6,12 @@
  */
 import { endianness } from 'node:os';
 
-import { detectContract, type ModelContract, type ValueInfo } from '../contract';
-import { BackendUnavailableError, InferenceError, InvalidArgumentError, Metric3DError, ModelContractError } from '../errors';
-import type { TensorData, TensorDType } from '../native';
-import type { ContractSpec } from '../registry';
-import type { BackendName, BackendStatus, ContractKind } from '../types';
-import { assembleOutputs, type InferenceBackend, type ModelOutputs } from './types';
+import { detectContract, type ModelContract, type ValueInfo } from '../../model/contract';
+import { BackendUnavailableError, InferenceError, InvalidArgumentError, Metric3DError, ModelContractError } from '../../errors';
+import type { TensorData, TensorDType } from '../../native/binding';
+import type { ContractSpec } from '../../model/registry';
+import type { BackendName, BackendStatus, ContractKind } from '../../types';
+import { assembleOutputs, type InferenceBackend, type ModelOutputs } from '../types';
 
 /** Where the model is served and how to talk to the server. */
 export interface TritonOptions {

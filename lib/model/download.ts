@@ -16,10 +16,10 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, posix, relative, resolve } from 'node:path';
 
-import { CancelledError, DownloadError, InvalidArgumentError } from './errors';
-import { defaultCacheDir } from './paths';
+import { CancelledError, DownloadError, InvalidArgumentError } from '../errors';
+import { defaultCacheDir } from '../paths';
 import { registry, type RegistryEntry } from './registry';
-import { booleanOr, integerIn, invalid, optionalObject } from './validate';
+import { booleanOr, integerIn, invalid, optionalObject } from '../validate';
 
 /** Progress of one file's transfer, passed to {@link DownloadOptions.onProgress}. */
 export interface DownloadProgress {

@@ -22,8 +22,8 @@ import { endianness } from 'node:os';
 
 import sharp from 'sharp';
 
-import { Metric3DError, OutputError } from './errors';
-import { invalid, isPlainObject, optionalObject } from './validate';
+import { Metric3DError, OutputError } from '../errors';
+import { invalid, isPlainObject, optionalObject } from '../validate';
 
 // ---------------------------------------------------------------------------------
 // Validation helpers

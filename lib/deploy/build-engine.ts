@@ -3,11 +3,11 @@
  * of time, e.g. at deploy time, so that services start without a build.
  * @module
  */
-import { buildResult, ensureEngine, modelTarget, resolveTensorRTOptions } from './backends/tensorrt';
-import { native } from './native';
-import { resolveModel } from './registry';
-import type { BuildEngineOptions, EngineBuildResult } from './types';
-import { integerIn, invalid, optionalObject } from './validate';
+import { buildResult, ensureEngine, modelTarget, resolveTensorRTOptions } from '../backends/tensorrt/backend';
+import { native } from '../native/binding';
+import { resolveModel } from '../model/registry';
+import type { BuildEngineOptions, EngineBuildResult } from '../types';
+import { integerIn, invalid, optionalObject } from '../validate';
 
 /**
  * Builds the TensorRT engine of a model (a registry name or an `.onnx` path) into the

@@ -2,8 +2,8 @@
  * CUDA availability of the native core.
  * @internal
  */
-import { native } from './native';
-import type { GpuStatus } from './types';
+import { native } from './binding';
+import type { GpuStatus } from '../types';
 
 /** CUDA GPU availability for the native pre- and post-processing, with the reason when missing. */
 export function gpuStatus(device = 0): GpuStatus {

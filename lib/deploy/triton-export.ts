@@ -7,13 +7,13 @@
 import { copyFileSync, existsSync, mkdirSync, promises as fsp, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
-import { ensureEngine, modelTarget, resolveTensorRTOptions } from './backends/tensorrt';
-import type { ValueInfo } from './contract';
-import { InvalidArgumentError } from './errors';
-import { native } from './native';
-import { resolveModel } from './registry';
-import type { EnginePrecision, Progress, TensorRTOptions } from './types';
-import { integerIn, invalid, oneOf, optionalObject } from './validate';
+import { ensureEngine, modelTarget, resolveTensorRTOptions } from '../backends/tensorrt/backend';
+import type { ValueInfo } from '../model/contract';
+import { InvalidArgumentError } from '../errors';
+import { native } from '../native/binding';
+import { resolveModel } from '../model/registry';
+import type { EnginePrecision, Progress, TensorRTOptions } from '../types';
+import { integerIn, invalid, oneOf, optionalObject } from '../validate';
 
 /** Options of {@link exportTritonRepository}. */
 export interface TritonExportOptions {

@@ -5,10 +5,10 @@
  */
 import sharp from 'sharp';
 
-import { ChannelsError, DecodeError, ImageTooLargeError, InvalidArgumentError } from './errors';
-import type { NativeImage } from './native';
-import type { ImageInput, RawImage } from './types';
-import { describe, isPlainObject } from './validate';
+import { ChannelsError, DecodeError, ImageTooLargeError, InvalidArgumentError } from '../errors';
+import type { NativeImage } from '../native/binding';
+import type { ImageInput, RawImage } from '../types';
+import { describe, isPlainObject } from '../validate';
 
 /** What EXIF says about the camera that took an image. */
 export interface ExifCamera {

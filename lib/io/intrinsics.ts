@@ -3,10 +3,10 @@
  * (pipeline.md section 6).
  * @module
  */
-import { IntrinsicsError } from './errors';
+import { IntrinsicsError } from '../errors';
 import type { ExifCamera } from './input';
-import type { Intrinsics, IntrinsicsInput, IntrinsicsSource } from './types';
-import { describe, isPlainObject } from './validate';
+import type { Intrinsics, IntrinsicsInput, IntrinsicsSource } from '../types';
+import { describe, isPlainObject } from '../validate';
 
 /** Default horizontal field of view in degrees when nothing else is known. */
 export const DEFAULT_FOV_DEGREES = 60;

@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { packageRoot } from './paths';
-import type { Intrinsics } from './types';
+import { packageRoot } from '../paths';
+import type { Intrinsics } from '../types';
 
 /** AbsRel and delta < 1.25 of `depth` against `reference`, over pixels valid (finite, > 0) in both. */
 export function depthAgreement(depth: Float32Array, reference: Float32Array): { absRel: number; delta1: number; pixels: number } {

@@ -7,7 +7,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 import type { ValueInfo } from './contract';
-import { ModelLoadError } from './errors';
+import { ModelLoadError } from '../errors';
 
 /** A Resize node with cubic interpolation. */
 export interface ResizeNodeInfo {

@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
-import { defaultCacheDir } from './paths';
+import { defaultCacheDir } from '../paths';
 
 /** Everything an engine depends on. Two builds with equal keys are interchangeable. */
 export interface EngineKey {

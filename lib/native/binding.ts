@@ -2,9 +2,9 @@
  * Loader and typed surface of the native addon (`metric3d.node`).
  * @internal
  */
-import { errorFromCode, NativeError } from './errors';
-import { packageRoot } from './paths';
-import type { GpuStatus } from './types';
+import { errorFromCode, NativeError } from '../errors';
+import { packageRoot } from '../paths';
+import type { GpuStatus } from '../types';
 
 /** Letterbox geometry of pipeline.md section 1. */
 export interface Letterbox {
