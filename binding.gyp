@@ -12,6 +12,7 @@
         "native/core/src/buffer.cpp",
         "native/core/src/gpu_stub.cpp",
         "native/core/src/image.cpp",
+        "native/core/src/outputs.cpp",
         "native/core/src/parallel.cpp",
         "native/core/src/postprocess.cpp",
         "native/core/src/preprocess.cpp",
@@ -31,11 +32,12 @@
       "conditions": [["OS!='win'", { "libraries": ["-ldl"] }]],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-ffp-contract=off"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
-        "MACOSX_DEPLOYMENT_TARGET": "10.15"
+        "MACOSX_DEPLOYMENT_TARGET": "10.15",
+        "OTHER_CPLUSPLUSFLAGS": ["-ffp-contract=off"]
       },
       "msvs_settings": {
         "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17"] }

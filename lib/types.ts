@@ -2,12 +2,6 @@
  * Public types of metric3d-trt.
  * @module
  */
-import type { EngineKey } from './model/engine-cache';
-import type { ExifCamera } from './io/input';
-import type { PointCloudWriters, PredictionWriters } from './io/writers';
-import type { Letterbox } from './native/binding';
-
-export type { EngineKey, ExifCamera, Letterbox };
 
 /** Pinhole intrinsics in pixels of the original image. */
 export interface Intrinsics {
@@ -92,7 +86,7 @@ export interface LoadOptions {
 
 /** Connection to a Triton Inference Server (HTTP/REST, KServe v2 protocol). */
 export interface TritonLoadOptions {
-  /** Server URL, e.g. `http://triton:8000`. */
+  /** Base URL of the server's HTTP endpoint, e.g. `http://triton:8000` (`http://` is assumed when no scheme is given). */
   url: string;
   /** Model name in the server's repository (default `metric3d_<registry name>` or the file stem). */
   modelName?: string;
@@ -100,7 +94,7 @@ export interface TritonLoadOptions {
   modelVersion?: string;
   /** Per-request timeout in ms (default 30000). */
   timeoutMs?: number;
-  /** Retries after a connection failure, with exponential back-off from 100 ms (default 3). */
+  /** Retries after a connection failure (not after HTTP errors or timeouts), with exponential back-off from 100 ms (default 3). */
   retries?: number;
   /** Extra HTTP headers (e.g. authorisation for a gateway). */
   headers?: Record<string, string>;
@@ -329,4 +323,279 @@ export interface RuntimeInfo {
   threads: number;
   backends: { onnxruntime: BackendStatus; tensorrt: TensorRTStatus; triton: BackendStatus };
   gpu: GpuStatus;
+}
+
+/** Letterbox geometry of pipeline.md section 1. */
+export interface Letterbox {
+  srcWidth: number;
+  srcHeight: number;
+  inputWidth: number;
+  inputHeight: number;
+  /** s = min(Hi / H, Wi / W) */
+  scale: number;
+  /** resized content width w = floor(W * s) */
+  width: number;
+  /** resized content height h = floor(H * s) */
+  height: number;
+  padTop: number;
+  padBottom: number;
+  padLeft: number;
+  padRight: number;
+}
+
+/** What EXIF says about the camera that took an image. */
+export interface ExifCamera {
+  /** FocalLengthIn35mmFilm, mm. */
+  focal35mm?: number;
+  /** FocalLength, mm. */
+  focalLengthMm?: number;
+  /** FocalPlaneXResolution converted to pixels per mm of the sensor. */
+  focalPlanePxPerMm?: number;
+  /** Longer of PixelXDimension / PixelYDimension: the image size the focal-plane resolution refers to. */
+  pixelLongSide?: number;
+  make?: string;
+  model?: string;
+}
+
+/** Everything an engine depends on. Two builds with equal keys are interchangeable. */
+export interface EngineKey {
+  /** sha256 of the ONNX file. */
+  onnxSha256: string;
+  onnxSize: number;
+  /** TensorRT library version, e.g. "10.13.0". */
+  tensorrt: string;
+  gpu: string;
+  computeCapability: string;
+  precision: EnginePrecision;
+  /** Optimisation profile [height, width] triples (min, opt, max). */
+  profile: { min: [number, number]; opt: [number, number]; max: [number, number] };
+  workspaceMiB: number;
+  optimizationLevel: number;
+  /** Layout version of the cache records. */
+  format: number;
+}
+
+/** Writer methods of a {@link PredictResult}. */
+export interface PredictionWriters {
+  /** {@link depthToPNG16} of this depth map. */
+  toPNG16(options?: { scale?: number }): Promise<Buffer>;
+  /** {@link depthToNPY} of this depth map. */
+  toNPY(): Buffer;
+  /** {@link depthToEXR} of this depth map. */
+  toEXR(): Buffer;
+  /** {@link colouriseDepth} of this depth map. */
+  colourise(options?: { min?: number; max?: number }): Promise<{ png: Buffer; min: number; max: number }>;
+  /** {@link normalsToPNG} of these normals (rejects with OutputError when the result has none). */
+  normalsToPNG(): Promise<Buffer>;
+}
+
+/** Writer methods of a {@link PointCloud}. */
+export interface PointCloudWriters {
+  /** {@link cloudToPLY} of this cloud. */
+  toPLY(options?: { comment?: string }): Buffer;
+}
+
+/** One graph input or output as the backend reports it. */
+export interface ValueInfo {
+  name: string;
+  /** Element type, e.g. 'float32', 'float16'. */
+  type: string;
+  /** Dimensions; strings or negative numbers are dynamic. */
+  shape: ReadonlyArray<number | string>;
+}
+
+/** The contract of a loaded graph. */
+export interface ModelContract {
+  kind: ContractKind;
+  input: string;
+  inputType: 'float32' | 'float16';
+  /** The graph normalises internally: raw 0..255 input, pad colour = mean colour. */
+  normaliseInGraph: boolean;
+  /** Height and width can be chosen at run time. */
+  dynamicSize: boolean;
+  /** [height, width] of the graph input when fixed. */
+  fixedSize?: [number, number];
+  outputs: { depth: string; normal?: string; confidence?: string };
+}
+
+/** Names and meanings of a contract's tensors. */
+export interface ContractSpec {
+  input: string;
+  normaliseInGraph: boolean;
+  outputs: { depth: string; normal?: string; confidence?: string };
+  dynamicSize: boolean;
+}
+
+/** One model of the registry. */
+export interface RegistryEntry {
+  description: string;
+  bundled?: boolean;
+  url?: string | null;
+  externalData?: string[];
+  /** Path relative to `models/` (bundled) or to `<cacheDir>/models/`. */
+  file: string;
+  sha256?: string | null;
+  size?: number | null;
+  contract: ContractKind;
+  inputSize: [number, number];
+  licence: string;
+}
+
+/** The contents of `models/registry.json`. */
+export interface Registry {
+  schema: number;
+  default: string;
+  contracts: Record<ContractKind, ContractSpec>;
+  models: Record<string, RegistryEntry>;
+}
+
+/** A model reference resolved to a file on disk. */
+export interface ResolvedModel {
+  /** Registry name, or undefined for a model given by path. */
+  name?: string;
+  path: string;
+  entry?: RegistryEntry;
+}
+
+/**
+ * Depth metrics over the valid pixels of one image, or (in a report's subset and
+ * overall rows) the mean of the per-image values.
+ */
+export interface DepthMetrics {
+  /** mean(|d - g| / g). */
+  absRel: number;
+  /** mean((d - g)^2 / g), metres. */
+  sqRel: number;
+  /** sqrt(mean((d - g)^2)), metres. */
+  rmse: number;
+  /** sqrt(mean((ln d - ln g)^2)). */
+  rmseLog: number;
+  /** mean(|log10 d - log10 g|). */
+  log10: number;
+  /** Fraction of pixels with max(d / g, g / d) < 1.25. */
+  delta1: number;
+  /** Fraction of pixels with max(d / g, g / d) < 1.25^2. */
+  delta2: number;
+  /** Fraction of pixels with max(d / g, g / d) < 1.25^3. */
+  delta3: number;
+  /** Number of valid pixels (summed over images in aggregates). */
+  pixels: number;
+}
+
+/**
+ * Surface-normal metrics over the valid pixels of one image, or (in a report's
+ * subset and overall rows) the mean of the per-image values. Angles in degrees,
+ * fractions in 0..1.
+ */
+export interface NormalMetrics {
+  /** Mean angle between predicted and true normal, degrees. */
+  meanAngle: number;
+  /** Median angle, degrees (mean of the two middle angles for an even count). */
+  medianAngle: number;
+  /** Fraction of pixels with angle < 11.25 degrees. */
+  within11_25: number;
+  /** Fraction of pixels with angle < 22.5 degrees. */
+  within22_5: number;
+  /** Fraction of pixels with angle < 30 degrees. */
+  within30: number;
+  /** Number of valid pixels (summed over images in aggregates). */
+  pixels: number;
+}
+
+/**
+ * Region of the image that is evaluated.
+ *
+ * - `'none'`: the whole image.
+ * - `'garg'`: rows [⌊0.40810811 H⌋, ⌊0.99189189 H⌋), columns [⌊0.03594771 W⌋, ⌊0.96405229 W⌋)
+ *   (Garg et al. 2016; on a 1242 x 375 KITTI image rows 153..370, columns 44..1196).
+ * - `'eigen'`: rows [⌊0.3324324 H⌋, ⌊0.91351351 H⌋), columns [⌊0.0359477 W⌋, ⌊0.96405229 W⌋)
+ *   (Eigen et al. 2014).
+ * - `{ top, bottom, left, right }`: fractions of the height and width; rows
+ *   [⌊top H⌋, ⌊bottom H⌋), columns [⌊left W⌋, ⌊right W⌋).
+ *
+ * The bounds are floored as the `int()` / `astype(np.int32)` casts of the reference
+ * evaluation code (monodepth2, BTS, Metric3D) do.
+ */
+export type Crop = 'none' | 'eigen' | 'garg' | { top: number; bottom: number; left: number; right: number };
+
+/** Which pixels count for the depth metrics. */
+export interface MetricOptions {
+  /** Ground truth must be greater than this, in metres; predictions below it are raised to it (default 1e-3). */
+  minDepth?: number;
+  /** Ground truth must be at most this, in metres; predictions above it are lowered to it (default Infinity). */
+  maxDepth?: number;
+  /** Evaluated region (default `'none'`). For normals, the crop is the only mask applied. */
+  crop?: Crop;
+}
+
+/** Result for one image of {@link evaluate}. */
+export interface ImageEval {
+  subset: string;
+  id: string;
+  /** Path of the RGB image. */
+  image: string;
+  /** Depth metrics, when the subset has depth ground truth. */
+  depth?: DepthMetrics;
+  /** Normal metrics, when the subset has normal ground truth and the model predicts normals. */
+  normals?: NormalMetrics;
+  /** Where the intrinsics came from (`'caller'` = cameras.json). */
+  intrinsicsSource?: IntrinsicsSource;
+  /** Remarks: intrinsics that did not come from cameras.json, normals that could not be evaluated. */
+  note?: string;
+  /** Milliseconds for reading the ground truth, predicting and computing the metrics. */
+  ms: number;
+  /** Why this image failed (`ErrorClass: message`); it is then left out of every aggregate. */
+  error?: string;
+}
+
+/** One row of an {@link EvalReport}: a subset, or all images. */
+export interface EvalAggregate {
+  /** Images attempted. */
+  images: number;
+  /** Images that failed (see {@link ImageEval.error}). */
+  failed: number;
+  /** Mean of the per-image depth metrics (images with no valid pixel left out); `pixels` summed. */
+  depth?: DepthMetrics;
+  /** Mean of the per-image normal metrics (images with no valid pixel left out); `pixels` summed. */
+  normals?: NormalMetrics;
+}
+
+/** Result of {@link evaluate}. */
+export interface EvalReport {
+  /** Absolute path of the dataset folder. */
+  dataset: string;
+  /** Registry name of the model, else its path. */
+  model: string;
+  backend: string;
+  /** One row per evaluated subset, in evaluation order. */
+  subsets: Record<string, EvalAggregate>;
+  /** All images of all evaluated subsets (the mean over images, not over subsets). */
+  overall: EvalAggregate;
+  /** Every image, in dataset order. */
+  images: ImageEval[];
+  /** The settings used (`maxDepth` Infinity becomes `null` in JSON). */
+  options: {
+    minDepth: number;
+    maxDepth: number;
+    crop: Crop;
+    subsets: string[];
+    inputSize: [number, number];
+    concurrency: number;
+    /** How subset and overall values are formed from the images. */
+    aggregation: 'mean of per-image metrics';
+  };
+}
+
+/** What was loaded: file, contract and input size. */
+export interface ModelInfo {
+  /** Registry name, when loaded by name. */
+  name?: string;
+  path: string;
+  contract: ContractKind;
+  /** Model input [height, width] used for every image. */
+  inputSize: [number, number];
+  dynamicSize: boolean;
+  /** Whether the model predicts surface normals. */
+  hasNormals: boolean;
+  inputType: 'float32' | 'float16';
 }

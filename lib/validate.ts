@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors';
+import { MAX_INPUT_SIDE, MIN_INPUT_SIDE } from './model/limits';
 
 /** Describes a value for error messages: `"abc"`, `-1`, `an object`, ... */
 export function describe(value: unknown): string {
@@ -45,4 +46,32 @@ export function booleanOr(v: unknown, name: string, fallback: boolean): boolean 
   if (v === undefined) return fallback;
   if (typeof v !== 'boolean') invalid('a boolean', name, v);
   return v;
+}
+
+/** An optional callback option (`onProgress` and the like). */
+export function optionalFunction<F extends (...args: never[]) => unknown>(v: unknown, name: string): F | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'function') invalid('a function', name, v);
+  return v as F;
+}
+
+/** An optional AbortSignal option (any object that behaves as one, from any realm). */
+export function optionalSignal(v: unknown, name: string): AbortSignal | undefined {
+  if (v === undefined) return undefined;
+  const s = v as AbortSignal;
+  if (typeof v !== 'object' || v === null || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function') {
+    invalid('an AbortSignal', name, v);
+  }
+  return s;
+}
+
+/** A `[height, width]` model input size option, each side in MIN_INPUT_SIDE..MAX_INPUT_SIDE. */
+export function inputSizeOption(v: unknown, label: string): [number, number] {
+  if (!Array.isArray(v) || v.length !== 2) invalid('[height, width]', label, v);
+  return [integerIn(v[0], `${label}[0]`, MIN_INPUT_SIDE, MAX_INPUT_SIDE), integerIn(v[1], `${label}[1]`, MIN_INPUT_SIDE, MAX_INPUT_SIDE)];
+}
+
+/** The same as `inputSizeOption`, undefined when not given. */
+export function optionalInputSize(v: unknown, label: string): [number, number] | undefined {
+  return v === undefined ? undefined : inputSizeOption(v, label);
 }

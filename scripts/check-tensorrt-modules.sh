@@ -19,9 +19,9 @@ targets=(test_trt_loader m3d_fake_nvinfer)
 cmake --build "$build" --parallel --target "${targets[@]}"
 # The modules must need nothing from TensorRT or CUDA at link time: every undefined
 # symbol is a versioned C/C++ runtime symbol (name@GLIBC_..., @GLIBCXX_..., @CXXABI_...).
-for m in "$build"/native/trt/m3d_trt*.so; do
+for m in "$build"/native/trt_module/m3d_trt*.so; do
   echo "$(basename "$m"): exports $(nm -D --defined-only "$m" | awk '$2=="T"{print $3}' | tr '\n' ' ')"
   unversioned=$(nm -D --undefined-only "$m" | awk '{print $2}' | grep -v '@' | grep -Ev '^(__gmon_start__|_ITM_deregisterTMCloneTable|_ITM_registerTMCloneTable)$' || true)
   if [ -n "$unversioned" ]; then echo "  unexpected undefined symbols: $unversioned" >&2; exit 1; fi
 done
-"$build"/native/trt/test_trt_loader
+"$build"/native/trt_module/test_trt_loader

@@ -34,7 +34,7 @@ try {
   const tarball = join(work, packed.filename);
   console.log(`${packed.filename}: ${files.length} files, ${(packed.size / 1048576).toFixed(2)} MiB packed, ${(packed.unpackedSize / 1048576).toFixed(2)} MiB unpacked`);
   for (const need of [`${platformDir}/metric3d-trt.node`, 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.mjs', 'dist/esm/index.d.mts',
-    'bin/metric3d.js', 'models/demo.onnx', 'models/sample-nyu.jpg', 'models/registry.json', 'scripts/demo.mjs', 'binding.gyp',
+    'bin/metric3d.js', 'models/demo.onnx', 'models/sample-nyu.jpg', 'models/registry.json', 'lib/cli/scripts/demo.mjs', 'binding.gyp',
     'CMakeLists.txt', 'native/core/src/trt/runtime.cpp', 'native/addon/addon.cpp', 'LICENSE', 'README.md', 'CHANGELOG.md']) {
     check(files.includes(need), `tarball holds ${need}`);
   }

@@ -10,9 +10,9 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import * as lib from '../dist/cjs/index.js';
-import { downloadEntry, downloadModel, type DownloadProgress } from '../dist/cjs/download.js';
+import { downloadEntry, downloadModel, type DownloadProgress } from '../dist/cjs/model/download.js';
 import { CancelledError, DownloadError, InvalidArgumentError } from '../dist/cjs/errors.js';
-import type { RegistryEntry } from '../dist/cjs/registry.js';
+import type { RegistryEntry } from '../dist/cjs/model/registry.js';
 
 const payload = randomBytes(2 * 1024 * 1024 + 12345);
 const payloadSha = createHash('sha256').update(payload).digest('hex');

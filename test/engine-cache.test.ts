@@ -15,7 +15,7 @@ import {
   timingCachePath,
   writeCachedEngine,
   type EngineKey,
-} from '../dist/cjs/engine-cache.js';
+} from '../dist/cjs/model/engine-cache.js';
 import { models } from './helpers';
 
 const tmp = mkdtempSync(join(tmpdir(), 'engine-cache-'));

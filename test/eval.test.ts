@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { cropWindow, meanMetrics } from '../dist/cjs/eval.js';
+import { cropWindow, meanMetrics } from '../dist/cjs/eval/metrics.js';
 import {
   cameras,
   depthMetrics,

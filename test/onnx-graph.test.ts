@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { scanOnnxGraph } from '../dist/cjs/onnx-graph.js';
+import { scanOnnxGraph } from '../dist/cjs/model/onnx-graph.js';
 import { ModelLoadError, models, root } from './helpers';
 
 const cubic = join(models, 'cubic-posembed-upstream.onnx');

@@ -6,15 +6,10 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import {
-  chooseProfile,
-  cubicResizeProblem,
-  engineTarget,
-  ProgressTracker,
-  resolveTensorRTOptions,
-  TensorRTBackend,
-} from '../dist/cjs/backends/tensorrt.js';
-import { scanOnnxGraph } from '../dist/cjs/onnx-graph.js';
+import { TensorRTBackend } from '../dist/cjs/backends/tensorrt/backend.js';
+import { cubicResizeProblem, engineTarget, ProgressTracker } from '../dist/cjs/backends/tensorrt/engine.js';
+import { chooseProfile, resolveTensorRTOptions } from '../dist/cjs/backends/tensorrt/options.js';
+import { scanOnnxGraph } from '../dist/cjs/model/onnx-graph.js';
 import {
   BackendUnavailableError,
   buildEngine,
@@ -225,7 +220,7 @@ describe('execution slots', () => {
     expect(b.description).toBe('TensorRT 10.13.0, fp16, 3 execution context(s) on test GPU');
     const image = { pixels: new Uint8Array(12), width: 2, height: 2, channels: 3, order: 'rgb' as const };
     const request = (maxDepth: number) =>
-      b.runFused({ image, inputSize: [14, 14], maxPixels: 4, metricScale: 1, maxDepth, normals: false });
+      b.infer({ image, letterbox: { srcWidth: 2, srcHeight: 2, inputHeight: 14, inputWidth: 14 } as never, maxPixels: 4, metricScale: 1, maxDepth, normals: false });
     const settled = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => request(i === 4 ? -1 : i)));
     expect(peak).toBe(3);
     expect(clash).toBe(false);

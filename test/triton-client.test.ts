@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createOnnxRuntimeBackend } from '../dist/cjs/backends/onnxruntime.js';
-import { createTritonBackend, tritonStatus } from '../dist/cjs/backends/triton.js';
+import { createTritonBackend, tritonStatus } from '../dist/cjs/backends/triton/backend.js';
 import type { ModelOutputs } from '../dist/cjs/backends/types.js';
 import { BackendUnavailableError, InferenceError, ModelContractError } from '../dist/cjs/errors.js';
-import { registry } from '../dist/cjs/registry.js';
+import { registry } from '../dist/cjs/model/registry.js';
 import { startKServe } from './kserve-server.mjs';
 import { models, root } from './helpers';
 

@@ -1,15 +1,15 @@
 /**
- * onnxruntime-node backend (CPU execution provider).
+ * onnxruntime-node backend (CPU execution provider): a model runner for the host pipeline.
  * @internal
  */
 import type * as OrtTypes from 'onnxruntime-node';
 
-import { detectContract, type ModelContract, type ValueInfo } from '../model/contract';
+import { detectContract } from '../model/contract';
 import { BackendUnavailableError, InferenceError, ModelLoadError } from '../errors';
 import type { TensorData } from '../native/binding';
-import type { ContractSpec } from '../model/registry';
-import type { BackendStatus, ContractKind } from '../types';
-import { assembleOutputs, type InferenceBackend, type ModelOutputs } from './types';
+import type { BackendStatus, ContractKind, ContractSpec, ModelContract, ValueInfo } from '../types';
+import { assembleOutputs } from './host';
+import type { ModelOutputs, ModelRunner } from './types';
 
 type Ort = typeof OrtTypes;
 let ort: Ort | undefined;
@@ -19,7 +19,6 @@ function loadOrt(): Ort {
   if (ort) return ort;
   if (ortError) throw ortError;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     ort = require('onnxruntime-node') as Ort;
     return ort;
   } catch (cause) {
@@ -53,8 +52,9 @@ function asTensorData(data: unknown, name: string): TensorData {
   throw new InferenceError(`model output '${name}' has an unsupported data type`);
 }
 
-class OnnxRuntimeBackend implements InferenceBackend {
+class OnnxRuntimeRunner implements ModelRunner {
   readonly name = 'onnxruntime' as const;
+  readonly concurrent = false;
   readonly description: string;
   #session: OrtTypes.InferenceSession | undefined;
   #ort: Ort;
@@ -98,7 +98,7 @@ export async function createOnnxRuntimeBackend(
   path: string,
   specs: Record<ContractKind, ContractSpec>,
   threads: number | undefined,
-): Promise<InferenceBackend> {
+): Promise<ModelRunner> {
   const o = loadOrt();
   let session: OrtTypes.InferenceSession;
   try {
@@ -112,7 +112,7 @@ export async function createOnnxRuntimeBackend(
   }
   try {
     const contract = detectContract(valueInfos(session.inputMetadata), valueInfos(session.outputMetadata), specs);
-    return new OnnxRuntimeBackend(o, session, contract);
+    return new OnnxRuntimeRunner(o, session, contract);
   } catch (e) {
     await session.release().catch(() => undefined);
     throw e;

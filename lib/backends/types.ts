@@ -1,7 +1,60 @@
-import { expectElements, type ModelContract } from '../model/contract';
-import { InferenceError } from '../errors';
-import type { GpuTimes, NativeCloud, NativeCloudRequest, NativeImage, TensorData, TensorDType } from '../native/binding';
-import type { BackendName } from '../types';
+/**
+ * The one interface every backend implements ({@link Backend}), and the narrower
+ * {@link ModelRunner} of the backends that only run the network (onnxruntime, Triton),
+ * which the host pipeline (host.ts) turns into a Backend.
+ * @internal
+ */
+import type { NativeCloud, NativeCloudRequest, NativeImage, TensorData, TensorDType } from '../native/binding';
+import type { BackendName, EngineBuildResult, Letterbox, ModelContract } from '../types';
+
+/** One decoded image, its letterbox geometry and what to compute for it. */
+export interface InferRequest {
+  image: NativeImage;
+  /** Letterbox of this image into the model input (inputHeight x inputWidth). */
+  letterbox: Letterbox;
+  maxPixels: number;
+  /** De-canonical scale fx' / 1000. */
+  metricScale: number;
+  maxDepth: number;
+  /** Whether normals (and confidence) are wanted. */
+  normals: boolean;
+  /** Caller-owned array for the depth map (width x height values). */
+  outDepth?: Float32Array;
+  /** Back-projection settings; a backend with its own back-projection returns the cloud. */
+  cloud?: NativeCloudRequest;
+}
+
+/** Time per stage of one request, in milliseconds. */
+export interface InferTimings {
+  preprocess: number;
+  inference: number;
+  postprocess: number;
+  /** Present when the backend back-projected the cloud itself. */
+  backproject?: number;
+}
+
+/** Results of one request in metres, on the host. */
+export interface InferResult {
+  depth: Float32Array;
+  normals?: Float32Array;
+  confidence?: Float32Array;
+  /** The point cloud, when the backend back-projects itself (TensorRT, on the GPU). */
+  cloud?: NativeCloud;
+  timings: InferTimings;
+}
+
+/** A loaded model behind one of the backends. */
+export interface Backend {
+  readonly name: BackendName;
+  readonly contract: ModelContract;
+  /** Human-readable engine description, e.g. "onnxruntime 1.30.0, CPU execution provider". */
+  readonly description: string;
+  /** Capability: the TensorRT engine serving this backend. */
+  readonly engine?: EngineBuildResult;
+  /** Pre-processing, inference and post-processing of one image. */
+  infer(req: InferRequest): Promise<InferResult>;
+  dispose(): Promise<void>;
+}
 
 /** Raw model outputs for one image, in the model's own dtype. */
 export interface ModelOutputs {
@@ -14,78 +67,20 @@ export interface ModelOutputs {
   confidence?: TensorData;
 }
 
-/** An inference engine for one loaded model. */
-export interface InferenceBackend {
+/** A backend that runs only the network on a pre-processed tensor. */
+export interface ModelRunner {
   readonly name: BackendName;
   readonly contract: ModelContract;
-  /** Human-readable engine description, e.g. "onnxruntime 1.30.0, CPU execution provider". */
   readonly description: string;
+  /** Takes concurrent requests (a remote server); otherwise runs are serialised. */
+  readonly concurrent: boolean;
   run(tensor: TensorData, height: number, width: number): Promise<ModelOutputs>;
   dispose(): Promise<void>;
 }
 
-/** One image for a backend that runs pre-processing, inference and post-processing itself. */
-export interface FusedRequest {
-  image: NativeImage;
-  inputSize: [number, number];
-  maxPixels: number;
-  metricScale: number;
-  maxDepth: number;
-  normals: boolean;
-  cloud?: NativeCloudRequest;
-}
-
-/** What a fused backend returns: results in metres, already on the host. */
-export interface FusedResult {
-  depth: Float32Array;
-  normals?: Float32Array;
-  confidence?: Float32Array;
-  cloud?: NativeCloud;
-  gpuTimes: GpuTimes;
-}
-
-/** A backend that runs the whole pipeline itself (TensorRT: on the GPU). */
-export interface FusedBackend {
-  readonly name: BackendName;
-  readonly contract: ModelContract;
-  readonly description: string;
-  readonly fused: true;
-  runFused(req: FusedRequest): Promise<FusedResult>;
-  dispose(): Promise<void>;
-}
-
-/** One raw model output as a backend received it. */
+/** One raw model output as a runner received it. */
 export interface RawOutput {
   dims: readonly number[];
   dtype: TensorDType;
   data: TensorData;
-}
-
-/**
- * Checks a backend's raw outputs against the contract and the input size, and arranges
- * them as {@link ModelOutputs} (normals with 3 or 4 planes, confidence separate or as
- * the 4th plane, one element type throughout).
- */
-export function assembleOutputs(c: ModelContract, height: number, width: number, get: (name: string) => RawOutput): ModelOutputs {
-  const plane = height * width;
-  const depthT = get(c.outputs.depth);
-  expectElements(c.outputs.depth, depthT.dims, [1], height, width);
-  const out: ModelOutputs = { dtype: depthT.dtype, depth: depthT.data };
-  if (c.outputs.normal) {
-    const n = get(c.outputs.normal);
-    const channels = expectElements(c.outputs.normal, n.dims, [3, 4], height, width);
-    out.normals = n.data;
-    out.normalPlaneStride = plane;
-    if (c.outputs.confidence) {
-      const k = get(c.outputs.confidence);
-      expectElements(c.outputs.confidence, k.dims, [1], height, width);
-      out.confidence = k.data;
-    } else if (channels === 4) {
-      out.confidence = out.normals.subarray(3 * plane, 4 * plane);
-    }
-    if (out.normals.constructor !== out.depth.constructor || (out.confidence && out.confidence.constructor !== out.depth.constructor)) {
-      throw new InferenceError('model outputs mix float16 and float32; metric3d-trt needs one element type');
-    }
-  }
-  return out;
 }

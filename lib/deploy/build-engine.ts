@@ -3,11 +3,12 @@
  * of time, e.g. at deploy time, so that services start without a build.
  * @module
  */
-import { buildResult, ensureEngine, modelTarget, resolveTensorRTOptions } from '../backends/tensorrt/backend';
+import { buildResult, ensureEngine, modelTarget } from '../backends/tensorrt/engine';
+import { resolveTensorRTOptions } from '../backends/tensorrt/options';
 import { native } from '../native/binding';
 import { resolveModel } from '../model/registry';
 import type { BuildEngineOptions, EngineBuildResult } from '../types';
-import { integerIn, invalid, optionalObject } from '../validate';
+import { invalid, optionalFunction, optionalInputSize, optionalObject, optionalSignal } from '../validate';
 
 /**
  * Builds the TensorRT engine of a model (a registry name or an `.onnx` path) into the
@@ -27,15 +28,11 @@ import { integerIn, invalid, optionalObject } from '../validate';
 export async function buildEngine(model: string, options: BuildEngineOptions = {}): Promise<EngineBuildResult> {
   if (typeof model !== 'string' || model.length === 0) invalid('a model name or .onnx path', 'model', model);
   const o = optionalObject(options, 'options') as BuildEngineOptions;
-  let inputSize: [number, number] | undefined;
-  if (o.inputSize !== undefined) {
-    if (!Array.isArray(o.inputSize) || o.inputSize.length !== 2) invalid('[height, width]', 'options.inputSize', o.inputSize);
-    inputSize = [integerIn(o.inputSize[0], 'options.inputSize[0]', 14, 8192), integerIn(o.inputSize[1], 'options.inputSize[1]', 14, 8192)];
-  }
+  const inputSize = optionalInputSize(o.inputSize, 'options.inputSize');
   if (o.cacheDir !== undefined && typeof o.cacheDir !== 'string') invalid('a folder path', 'options.cacheDir', o.cacheDir);
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') invalid('a function', 'options.onProgress', o.onProgress);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) invalid('an AbortSignal', 'options.signal', o.signal);
-  const { inputSize: _size, cacheDir: _cache, onProgress, signal, ...engineOptions } = o;
+  const onProgress = optionalFunction<NonNullable<BuildEngineOptions['onProgress']>>(o.onProgress, 'options.onProgress');
+  const signal = optionalSignal(o.signal, 'options.signal');
+  const { inputSize: _size, cacheDir: _cache, onProgress: _progress, signal: _signal, ...engineOptions } = o;
   const trt = resolveTensorRTOptions(engineOptions);
   native();
   const resolved = resolveModel(model, o.cacheDir);

@@ -7,13 +7,13 @@
 import { copyFileSync, existsSync, mkdirSync, promises as fsp, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
-import { ensureEngine, modelTarget, resolveTensorRTOptions } from '../backends/tensorrt/backend';
-import type { ValueInfo } from '../model/contract';
+import { ensureEngine, modelTarget } from '../backends/tensorrt/engine';
+import { resolveTensorRTOptions } from '../backends/tensorrt/options';
 import { InvalidArgumentError } from '../errors';
 import { native } from '../native/binding';
-import { resolveModel } from '../model/registry';
-import type { EnginePrecision, Progress, TensorRTOptions } from '../types';
-import { integerIn, invalid, oneOf, optionalObject } from '../validate';
+import { resolveModel, tritonModelName } from '../model/registry';
+import type { EnginePrecision, Progress, TensorRTOptions, ValueInfo } from '../types';
+import { integerIn, invalid, oneOf, optionalFunction, optionalInputSize, optionalObject } from '../validate';
 
 /** Options of {@link exportTritonRepository}. */
 export interface TritonExportOptions {
@@ -175,12 +175,6 @@ export function tritonConfig(spec: TritonConfigSpec): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** A Triton model name from a registry name or a file path. */
-export function tritonModelName(model: string, registryName?: string): string {
-  const base = registryName ? `metric3d_${registryName}` : basename(model).replace(/\.onnx$/i, '');
-  return base.replace(/[^A-Za-z0-9_-]+/g, '_');
-}
-
 /** The `docker run` command that serves a repository. */
 export function tritonCommand(repoDir: string): string {
   return (
@@ -216,11 +210,8 @@ export async function exportTritonRepository(model: string, repoDir: string, opt
   const workspaceMiB = o.workspaceMiB === undefined ? 4096 : integerIn(o.workspaceMiB, 'options.workspaceMiB', 1, 1 << 20);
   if (o.gpus !== undefined && !(Array.isArray(o.gpus) && o.gpus.every((g) => Number.isInteger(g) && g >= 0))) invalid('an array of GPU indices', 'options.gpus', o.gpus);
   if (platform === 'tensorrt' && kind === 'cpu') throw new InvalidArgumentError("a TensorRT plan runs on GPUs only: use kind 'gpu' or platform 'onnxruntime'");
-  let inputSize: [number, number] | undefined;
-  if (o.inputSize !== undefined) {
-    if (!Array.isArray(o.inputSize) || o.inputSize.length !== 2) invalid('[height, width]', 'options.inputSize', o.inputSize);
-    inputSize = [integerIn(o.inputSize[0], 'options.inputSize[0]', 14, 8192), integerIn(o.inputSize[1], 'options.inputSize[1]', 14, 8192)];
-  }
+  const inputSize = optionalInputSize(o.inputSize, 'options.inputSize');
+  const onProgress = optionalFunction<(p: Progress) => void>(o.onProgress, 'options.onProgress');
 
   const resolved = resolveModel(model, o.cacheDir);
   const name = o.name ?? tritonModelName(model, resolved.name);
@@ -241,7 +232,7 @@ export async function exportTritonRepository(model: string, repoDir: string, opt
   const { inputs, outputs } = target.scan;
   if (platform === 'tensorrt') {
     native();
-    const engine = await ensureEngine(target, trt, { onProgress: o.onProgress });
+    const engine = await ensureEngine(target, trt, { onProgress });
     const plan = join(versionDir, 'model.plan');
     await fsp.writeFile(plan, engine.plan);
     files.push(plan);

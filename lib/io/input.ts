@@ -7,22 +7,9 @@ import sharp from 'sharp';
 
 import { ChannelsError, DecodeError, ImageTooLargeError, InvalidArgumentError } from '../errors';
 import type { NativeImage } from '../native/binding';
-import type { ImageInput, RawImage } from '../types';
+import type { ExifCamera, ImageInput, RawImage } from '../types';
 import { describe, isPlainObject } from '../validate';
 
-/** What EXIF says about the camera that took an image. */
-export interface ExifCamera {
-  /** FocalLengthIn35mmFilm, mm. */
-  focal35mm?: number;
-  /** FocalLength, mm. */
-  focalLengthMm?: number;
-  /** FocalPlaneXResolution converted to pixels per mm of the sensor. */
-  focalPlanePxPerMm?: number;
-  /** Longer of PixelXDimension / PixelYDimension: the image size the focal-plane resolution refers to. */
-  pixelLongSide?: number;
-  make?: string;
-  model?: string;
-}
 
 /** A decoded image plus what EXIF said about the camera. */
 export interface DecodedImage {

@@ -4,8 +4,7 @@
  * @module
  */
 import { IntrinsicsError } from '../errors';
-import type { ExifCamera } from './input';
-import type { Intrinsics, IntrinsicsInput, IntrinsicsSource } from '../types';
+import type { ExifCamera, Intrinsics, IntrinsicsInput, IntrinsicsSource } from '../types';
 import { describe, isPlainObject } from '../validate';
 
 /** Default horizontal field of view in degrees when nothing else is known. */

@@ -4,33 +4,9 @@
  * @module
  */
 import { ModelContractError } from '../errors';
-import type { ContractSpec, RegistryEntry } from './registry';
-import type { ContractKind } from '../types';
+import type { ContractKind, ContractSpec, ModelContract, RegistryEntry, ValueInfo } from '../types';
+import { DEFAULT_INPUT_SIZE, PATCH } from './limits';
 
-/** One graph input or output as the backend reports it. */
-export interface ValueInfo {
-  name: string;
-  /** Element type, e.g. 'float32', 'float16'. */
-  type: string;
-  /** Dimensions; strings or negative numbers are dynamic. */
-  shape: ReadonlyArray<number | string>;
-}
-
-/** The contract of a loaded graph. */
-export interface ModelContract {
-  kind: ContractKind;
-  input: string;
-  inputType: 'float32' | 'float16';
-  /** The graph normalises internally: raw 0..255 input, pad colour = mean colour. */
-  normaliseInGraph: boolean;
-  /** Height and width can be chosen at run time. */
-  dynamicSize: boolean;
-  /** [height, width] of the graph input when fixed. */
-  fixedSize?: [number, number];
-  outputs: { depth: string; normal?: string; confidence?: string };
-}
-
-const PATCH = 14;
 
 function isStatic(d: number | string | undefined): d is number {
   return typeof d === 'number' && d > 0;
@@ -160,4 +136,17 @@ export function expectElements(name: string, dims: readonly number[], perPixel: 
     );
   }
   return channels;
+}
+
+/**
+ * The model input [height, width] of a loaded graph: its contract checked against the
+ * registry entry (and an explicitly expected kind), then the graph's fixed size, the
+ * requested size, the entry's size or the default.
+ */
+export function modelInputSize(
+  contract: ModelContract,
+  expected: { entry?: RegistryEntry; kind?: ContractKind; label: string; inputSize?: [number, number] },
+): [number, number] {
+  crossCheck(contract, expected);
+  return chooseInputSize(contract, expected.inputSize, expected.entry?.inputSize ?? [...DEFAULT_INPUT_SIZE]);
 }

@@ -12,14 +12,16 @@
  * @module
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, posix, relative, resolve } from 'node:path';
 
 import { CancelledError, DownloadError, InvalidArgumentError } from '../errors';
 import { defaultCacheDir } from '../paths';
-import { registry, type RegistryEntry } from './registry';
-import { booleanOr, integerIn, invalid, optionalObject } from '../validate';
+import { registry } from './registry';
+import { booleanOr, integerIn, invalid, optionalFunction, optionalObject, optionalSignal } from '../validate';
+import { hashFileInto, sha256OfFile } from './sha256';
+import type { RegistryEntry } from '../types';
 
 /** Progress of one file's transfer, passed to {@link DownloadOptions.onProgress}. */
 export interface DownloadProgress {
@@ -156,8 +158,8 @@ function resolveDownloadOptions(options: unknown): ResolvedDownloadOptions {
   return {
     cacheDir,
     mirror,
-    onProgress: progressOption(o.onProgress, 'options.onProgress'),
-    signal: signalOption(o.signal, 'options.signal'),
+    onProgress: optionalFunction<(p: DownloadProgress) => void>(o.onProgress, 'options.onProgress'),
+    signal: optionalSignal(o.signal, 'options.signal'),
     idleTimeoutMs: o.idleTimeoutMs === undefined ? DEFAULT_IDLE_TIMEOUT_MS : integerIn(o.idleTimeoutMs, 'options.idleTimeoutMs', 1, MAX_TIMER_MS),
     force: booleanOr(o.force, 'options.force', false),
   };
@@ -250,7 +252,7 @@ async function ensureFile(
     let digest: string | undefined;
     if (job.size != null && st.size !== job.size) problem = `size ${st.size} bytes, expected ${job.size}`;
     else if (job.sha256 || job.wantDigest) {
-      digest = await sha256Of(job.dest);
+      digest = await sha256OfFile(job.dest);
       if (job.sha256 && digest !== job.sha256.toLowerCase()) problem = `sha256 ${digest}, expected ${job.sha256}`;
     }
     if (!problem) return { bytes: st.size, sha256: digest ?? '', resumed: false, alreadyPresent: true };
@@ -290,8 +292,8 @@ export async function downloadFile(url: string, dest: string, opts: DownloadFile
   if (o.sha256 != null && (typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(o.sha256))) invalid('a sha256 in hex', 'opts.sha256', o.sha256);
   const sha256 = o.sha256 == null ? null : (o.sha256 as string).toLowerCase();
   const hooks: TransferHooks = {
-    onProgress: progressOption(o.onProgress, 'opts.onProgress'),
-    signal: signalOption(o.signal, 'opts.signal'),
+    onProgress: optionalFunction<(p: DownloadProgress) => void>(o.onProgress, 'opts.onProgress'),
+    signal: optionalSignal(o.signal, 'opts.signal'),
     idleTimeoutMs: o.idleTimeoutMs === undefined ? DEFAULT_IDLE_TIMEOUT_MS : integerIn(o.idleTimeoutMs, 'opts.idleTimeoutMs', 1, MAX_TIMER_MS),
   };
 
@@ -350,7 +352,7 @@ async function transfer(
   // Hash the bytes already on disk before the request, so that reading a large partial
   // file never counts against the idle timeout; a 200 answer makes it unneeded.
   const prefix = createHash('sha256');
-  if (have > 0) await hashInto(partial, prefix);
+  if (have > 0) await hashFileInto(partial, prefix);
   const ctrl = new AbortController();
   const onAbort = () => ctrl.abort();
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
@@ -567,21 +569,6 @@ async function writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {
   }
 }
 
-function hashInto(path: string, hash: Hash): Promise<void> {
-  return new Promise((ok, fail) => {
-    createReadStream(path, { highWaterMark: 4 << 20 })
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', fail)
-      .on('end', () => ok());
-  });
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await hashInto(path, hash);
-  return hash.digest('hex');
-}
-
 async function dropIfEmpty(partial: string): Promise<void> {
   const st = await fsp.stat(partial).catch(() => undefined);
   if (st && st.size === 0) await fsp.rm(partial, { force: true });
@@ -628,17 +615,4 @@ function safeDecode(s: string): string {
   } catch {
     return s;
   }
-}
-
-function progressOption(v: unknown, name: string): ((p: DownloadProgress) => void) | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'function') invalid('a function', name, v);
-  return v as (p: DownloadProgress) => void;
-}
-
-function signalOption(v: unknown, name: string): AbortSignal | undefined {
-  if (v === undefined) return undefined;
-  const s = v as AbortSignal;
-  if (typeof v !== 'object' || v === null || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function') invalid('an AbortSignal', name, v);
-  return s;
 }

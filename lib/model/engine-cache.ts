@@ -7,29 +7,13 @@
  * rebuilt), never trusted.
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, promises as fsp, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 import { defaultCacheDir } from '../paths';
-
-/** Everything an engine depends on. Two builds with equal keys are interchangeable. */
-export interface EngineKey {
-  /** sha256 of the ONNX file. */
-  onnxSha256: string;
-  onnxSize: number;
-  /** TensorRT library version, e.g. "10.13.0". */
-  tensorrt: string;
-  gpu: string;
-  computeCapability: string;
-  precision: 'fp32' | 'fp16' | 'best';
-  /** Optimisation profile [height, width] triples (min, opt, max). */
-  profile: { min: [number, number]; opt: [number, number]; max: [number, number] };
-  workspaceMiB: number;
-  optimizationLevel: number;
-  /** Layout version of the cache records. */
-  format: number;
-}
+import type { EngineKey } from '../types';
+import { sha256, sha256OfFile } from './sha256';
 
 /** The record stored beside an engine. */
 export interface EngineRecord {
@@ -59,10 +43,6 @@ export function engineCacheDir(dir?: string): string {
   return join(defaultCacheDir(), 'engines');
 }
 
-function sha256(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 /** Stable JSON (sorted keys) of a key, so equal keys hash equally. */
 export function canonicalKey(key: EngineKey): string {
   return JSON.stringify(sorted(key));
@@ -89,14 +69,7 @@ export async function sha256File(path: string): Promise<string> {
   const memo = `${resolve(path)}:${st.size}:${st.mtimeMs}`;
   const known = hashMemo.get(memo);
   if (known) return known;
-  const hash = createHash('sha256');
-  await new Promise<void>((ok, fail) => {
-    createReadStream(path, { highWaterMark: 4 << 20 })
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', fail)
-      .on('end', () => ok());
-  });
-  const digest = hash.digest('hex');
+  const digest = await sha256OfFile(path);
   hashMemo.set(memo, digest);
   return digest;
 }

@@ -6,8 +6,8 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
-import type { ValueInfo } from './contract';
 import { ModelLoadError } from '../errors';
+import type { ValueInfo } from '../types';
 
 /** A Resize node with cubic interpolation. */
 export interface ResizeNodeInfo {

@@ -4,42 +4,12 @@
  * @module
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 
 import { InvalidArgumentError, ModelLoadError } from '../errors';
 import { defaultCacheDir, packageRoot } from '../paths';
-import type { ContractKind } from '../types';
+import type { Registry, ResolvedModel } from '../types';
 
-/** Names and meanings of a contract's tensors. */
-export interface ContractSpec {
-  input: string;
-  normaliseInGraph: boolean;
-  outputs: { depth: string; normal?: string; confidence?: string };
-  dynamicSize: boolean;
-}
-
-/** One model of the registry. */
-export interface RegistryEntry {
-  description: string;
-  bundled?: boolean;
-  url?: string | null;
-  externalData?: string[];
-  /** Path relative to `models/` (bundled) or to `<cacheDir>/models/`. */
-  file: string;
-  sha256?: string | null;
-  size?: number | null;
-  contract: ContractKind;
-  inputSize: [number, number];
-  licence: string;
-}
-
-/** The contents of `models/registry.json`. */
-export interface Registry {
-  schema: number;
-  default: string;
-  contracts: Record<ContractKind, ContractSpec>;
-  models: Record<string, RegistryEntry>;
-}
 
 let cached: Registry | undefined;
 
@@ -56,13 +26,6 @@ export function registry(): Registry {
   return cached;
 }
 
-/** A model reference resolved to a file on disk. */
-export interface ResolvedModel {
-  /** Registry name, or undefined for a model given by path. */
-  name?: string;
-  path: string;
-  entry?: RegistryEntry;
-}
 
 /**
  * Where a registry model lives on disk (it may not exist yet).
@@ -107,4 +70,10 @@ export function resolveModel(model: string, cacheDir = defaultCacheDir()): Resol
   const path = resolve(model);
   if (!existsSync(path)) throw new ModelLoadError(`model file ${path} does not exist`);
   return { path };
+}
+
+/** A Triton model name from a registry name or a file path. */
+export function tritonModelName(model: string, registryName?: string): string {
+  const base = registryName ? `metric3d_${registryName}` : basename(model).replace(/\.onnx$/i, '');
+  return base.replace(/[^A-Za-z0-9_-]+/g, '_');
 }

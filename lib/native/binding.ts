@@ -4,25 +4,8 @@
  */
 import { errorFromCode, NativeError } from '../errors';
 import { packageRoot } from '../paths';
-import type { GpuStatus } from '../types';
+import type { GpuStatus, Letterbox } from '../types';
 
-/** Letterbox geometry of pipeline.md section 1. */
-export interface Letterbox {
-  srcWidth: number;
-  srcHeight: number;
-  inputWidth: number;
-  inputHeight: number;
-  /** s = min(Hi / H, Wi / W) */
-  scale: number;
-  /** resized content width w = floor(W * s) */
-  width: number;
-  /** resized content height h = floor(H * s) */
-  height: number;
-  padTop: number;
-  padBottom: number;
-  padLeft: number;
-  padRight: number;
-}
 
 export interface NativeImage {
   pixels: Uint8Array;
@@ -66,8 +49,27 @@ export interface GpuTimes {
   wall: number;
 }
 
+/** One raw model output's shape, as {@link NativeBinding.checkOutputs} takes it. */
+export interface NativeOutputShape {
+  name: string;
+  dims: number[];
+  dtype: TensorDType;
+}
+
 export interface NativeBinding {
   readonly version: string;
+  /** Every error code of the package (native/core/include/m3d/error.h). */
+  readonly errorCodes: string[];
+  /** Input-size limits (native/core/include/m3d/limits.h). */
+  readonly limits: { maxInputSide: number; minInputSide: number; patch: number; defaultInputSize: [number, number] };
+  /** The model-output rule: throws ModelContractError / InferenceError, else the layout. */
+  checkOutputs(req: {
+    height: number;
+    width: number;
+    depth: NativeOutputShape;
+    normal?: NativeOutputShape;
+    confidence?: NativeOutputShape;
+  }): { dtype: TensorDType; normalChannels: number; confidence: boolean; confidenceInNormals: boolean };
   setErrorFactory(factory: (code: string, message: string) => Error): void;
   letterbox(srcHeight: number, srcWidth: number, inputHeight: number, inputWidth: number): Letterbox;
   setNumThreads(n: number): void;
@@ -203,10 +205,8 @@ export function native(): NativeBinding & NativeTensorRT {
   if (loadError) throw loadError;
   const root = packageRoot();
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const gypBuild = require('node-gyp-build') as { path(dir: string): string };
     const file = gypBuild.path(root);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const b = require(file) as NativeBinding & NativeTensorRT;
     b.setErrorFactory(errorFromCode);
     bindingPath = file;

@@ -3,7 +3,10 @@
 
 #include "convert.h"
 #include "errors.h"
+#include "m3d/error.h"
 #include "m3d/gpu.h"
+#include "m3d/limits.h"
+#include "m3d/outputs.h"
 #include "m3d/parallel.h"
 #include "tensorrt.h"
 #include "workers.h"
@@ -68,22 +71,70 @@ Napi::Value register_error_factory(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// checkOutputs({height, width, depth, normal?, confidence?}): the model-output rule
+// of m3d::check_outputs for outputs a JS backend received.
+Napi::Value check_outputs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    throw_error(env, m3d::code::kInvalidArgument, "checkOutputs expects a request object");
+  }
+  const m3d::OutputShapes shapes = output_shapes_from(env, info[0].As<Napi::Object>());
+  m3d::OutputLayout layout;
+  try {
+    layout = m3d::check_outputs(shapes);
+  } catch (const std::exception&) {
+    const Failure f = current_failure();
+    throw_error(env, f.code, f.message);
+  }
+  return output_layout_to(env, layout);
+}
+
+Napi::Array error_codes(Napi::Env env) {
+  Napi::Array a = Napi::Array::New(env);
+  for (const char* code : m3d::code::kAll) a.Set(a.Length(), code);
+  return a;
+}
+
+Napi::Object limits(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("maxInputSide", m3d::kMaxInputSide);
+  o.Set("minInputSide", m3d::kMinInputSide);
+  o.Set("patch", m3d::kPatch);
+  Napi::Array size = Napi::Array::New(env, 2);
+  size.Set(0u, m3d::kDefaultInputHeight);
+  size.Set(1u, m3d::kDefaultInputWidth);
+  o.Set("defaultInputSize", size);
+  return o;
+}
+
+struct Export {
+  const char* name;
+  Napi::Function::Callback fn;
+};
+
+constexpr Export kFunctions[] = {
+    {"setErrorFactory", register_error_factory},
+    {"letterbox", letterbox},
+    {"setNumThreads", set_num_threads},
+    {"numThreads", num_threads},
+    {"gpuInfo", gpu_info},
+    {"checkOutputs", check_outputs},
+    {"preprocess", preprocess},
+    {"postprocess", postprocess},
+    {"backproject", backproject},
+    {"tensorrtInfo", tensorrt_info},
+    {"trtBuild", trt_build},
+    {"trtLoad", trt_load},
+    {"trtRun", trt_run},
+    {"trtFree", trt_free},
+};
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new InstanceData());
   exports.Set("version", Napi::String::New(env, M3D_VERSION));
-  exports.Set("setErrorFactory", Napi::Function::New(env, register_error_factory, "setErrorFactory"));
-  exports.Set("letterbox", Napi::Function::New(env, letterbox, "letterbox"));
-  exports.Set("setNumThreads", Napi::Function::New(env, set_num_threads, "setNumThreads"));
-  exports.Set("numThreads", Napi::Function::New(env, num_threads, "numThreads"));
-  exports.Set("gpuInfo", Napi::Function::New(env, gpu_info, "gpuInfo"));
-  exports.Set("preprocess", Napi::Function::New(env, preprocess, "preprocess"));
-  exports.Set("postprocess", Napi::Function::New(env, postprocess, "postprocess"));
-  exports.Set("backproject", Napi::Function::New(env, backproject, "backproject"));
-  exports.Set("tensorrtInfo", Napi::Function::New(env, tensorrt_info, "tensorrtInfo"));
-  exports.Set("trtBuild", Napi::Function::New(env, trt_build, "trtBuild"));
-  exports.Set("trtLoad", Napi::Function::New(env, trt_load, "trtLoad"));
-  exports.Set("trtRun", Napi::Function::New(env, trt_run, "trtRun"));
-  exports.Set("trtFree", Napi::Function::New(env, trt_free, "trtFree"));
+  exports.Set("errorCodes", error_codes(env));
+  exports.Set("limits", limits(env));
+  for (const Export& f : kFunctions) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
   return exports;
 }
 

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "errors.h"
+#include "m3d/limits.h"
 
 namespace m3daddon {
 
@@ -148,10 +149,105 @@ m3d::ImageView image_from(Napi::Env env, Napi::Object o) {
   return img;
 }
 
-m3d::TensorType tensor_type_from(Napi::Env env, const std::string& dtype) {
+m3d::TensorType tensor_type_from(Napi::Env env, const std::string& dtype, const std::string& key) {
   if (dtype == "float32") return m3d::TensorType::Float32;
   if (dtype == "float16") return m3d::TensorType::Float16;
-  bad(env, "dtype", "'float32' or 'float16'");
+  bad(env, key, "'float32' or 'float16'");
+}
+
+int input_side_from(Napi::Env env, Napi::Value value, const std::string& name) {
+  const double d = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
+  if (!(d >= m3d::kMinInputSide && d <= m3d::kMaxInputSide) || d != std::floor(d)) {
+    throw_error(env, m3d::code::kInvalidArgument,
+                name + " must be an integer in " + std::to_string(m3d::kMinInputSide) + ".." +
+                    std::to_string(m3d::kMaxInputSide));
+  }
+  return static_cast<int>(d);
+}
+
+m3d::Intrinsics intrinsics_from(Napi::Env env, Napi::Object k) {
+  m3d::Intrinsics K{};
+  K.fx = static_cast<float>(get_number(env, k, "fx", 0, true));
+  K.fy = static_cast<float>(get_number(env, k, "fy", 0, true));
+  K.cx = static_cast<float>(get_number(env, k, "cx", 0, true));
+  K.cy = static_cast<float>(get_number(env, k, "cy", 0, true));
+  return K;
+}
+
+m3d::DepthRange depth_range_from(Napi::Env env, Napi::Object o) {
+  m3d::DepthRange r{};
+  r.minDepth = static_cast<float>(get_number(env, o, "minDepth", 0, false));
+  r.maxDepth = static_cast<float>(get_number(env, o, "maxDepth", std::numeric_limits<double>::infinity(), false));
+  return r;
+}
+
+namespace {
+constexpr double kMaxSafeInteger = 9007199254740991.0;  // Number.MAX_SAFE_INTEGER
+
+m3d::RawOutputShape raw_output_from(Napi::Env env, Napi::Object req, const char* key, bool required) {
+  m3d::RawOutputShape s;
+  const Napi::Object o = get_object(env, req, key, required);
+  if (o.IsEmpty()) return s;
+  const std::string k = key;
+  const Napi::Value name = o.Get("name");
+  if (!name.IsString()) bad(env, k + ".name", "a string");
+  s.name = name.As<Napi::String>().Utf8Value();
+  const Napi::Value dims = o.Get("dims");
+  if (!dims.IsArray()) bad(env, k + ".dims", "an array of integers");
+  const Napi::Array a = dims.As<Napi::Array>();
+  s.dims.reserve(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    const Napi::Value x = a.Get(i);
+    const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : std::numeric_limits<double>::quiet_NaN();
+    if (!(std::fabs(d) <= kMaxSafeInteger) || d != std::floor(d)) {
+      bad(env, k + ".dims[" + std::to_string(i) + "]", "an integer");
+    }
+    s.dims.push_back(static_cast<int64_t>(d));
+  }
+  const Napi::Value dtype = o.Get("dtype");
+  if (!dtype.IsString()) bad(env, k + ".dtype", "'float32' or 'float16'");
+  s.type = tensor_type_from(env, dtype.As<Napi::String>().Utf8Value(), k + ".dtype");
+  s.present = true;
+  return s;
+}
+}  // namespace
+
+m3d::OutputShapes output_shapes_from(Napi::Env env, Napi::Object req) {
+  m3d::OutputShapes s;
+  s.height = input_side_from(env, req.Get("height"), "height");
+  s.width = input_side_from(env, req.Get("width"), "width");
+  s.depth = raw_output_from(env, req, "depth", true);
+  s.normal = raw_output_from(env, req, "normal", false);
+  s.confidence = raw_output_from(env, req, "confidence", false);
+  return s;
+}
+
+Napi::Object output_layout_to(Napi::Env env, const m3d::OutputLayout& layout) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("dtype", layout.type == m3d::TensorType::Float16 ? "float16" : "float32");
+  o.Set("normalChannels", layout.normalChannels);
+  o.Set("confidence", layout.confidence);
+  o.Set("confidenceInNormals", layout.confidenceInNormals);
+  return o;
+}
+
+bool external_array_buffer(Napi::Env env, void* data, size_t bytes, napi_finalize finalize, void* hint,
+                           Napi::ArrayBuffer& out) {
+  napi_value value;
+  if (napi_create_external_arraybuffer(env, data, bytes, finalize, hint, &value) == napi_ok) {
+    out = Napi::ArrayBuffer(env, value);
+    return true;
+  }
+  // Runtimes with the V8 sandbox forbid external memory: copy once instead.
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
+  out = Napi::ArrayBuffer::New(env, bytes);
+  std::memcpy(out.Data(), data, bytes);
+  return false;
 }
 
 Napi::TypedArray external_typed_array(Napi::Env env, m3d::Buffer&& buffer, napi_typedarray_type type,
@@ -161,31 +257,18 @@ Napi::TypedArray external_typed_array(Napi::Env env, m3d::Buffer&& buffer, napi_
   if (bytes == 0) {
     ab = Napi::ArrayBuffer::New(env, 0);
   } else {
-    void* raw = buffer.data();
-    napi_value value;
-    const napi_status st = napi_create_external_arraybuffer(
-        env, raw, bytes,
+    const bool external = external_array_buffer(
+        env, buffer.data(), bytes,
         [](napi_env e, void* data, void* hint) {
           int64_t adjusted;
           napi_adjust_external_memory(e, -static_cast<int64_t>(reinterpret_cast<uintptr_t>(hint)), &adjusted);
           m3d::Buffer::free_released(data);
         },
-        reinterpret_cast<void*>(static_cast<uintptr_t>(bytes)), &value);
-    if (st == napi_ok) {
+        reinterpret_cast<void*>(static_cast<uintptr_t>(bytes)), ab);
+    if (external) {
       buffer.release();
       int64_t adjusted;
       napi_adjust_external_memory(env, static_cast<int64_t>(bytes), &adjusted);
-      ab = Napi::ArrayBuffer(env, value);
-    } else {
-      // Runtimes with the V8 sandbox forbid external memory: copy once instead.
-      bool pending = false;
-      napi_is_exception_pending(env, &pending);
-      if (pending) {
-        napi_value ignored;
-        napi_get_and_clear_last_exception(env, &ignored);
-      }
-      ab = Napi::ArrayBuffer::New(env, bytes);
-      std::memcpy(ab.Data(), raw, bytes);
     }
   }
   switch (type) {

@@ -1,5 +1,10 @@
 #include "errors.h"
 
+#include <exception>
+#include <new>
+
+#include "m3d/error.h"
+
 namespace m3daddon {
 
 Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message) {
@@ -24,6 +29,18 @@ void set_error_factory(const Napi::CallbackInfo& info) {
   }
   auto* data = env.GetInstanceData<InstanceData>();
   data->errorFactory = Napi::Persistent(info[0].As<Napi::Function>());
+}
+
+Failure current_failure() {
+  try {
+    throw;
+  } catch (const m3d::Error& e) {
+    return {e.code(), e.what()};
+  } catch (const std::bad_alloc&) {
+    return {m3d::code::kOutOfMemory, "out of memory"};
+  } catch (const std::exception& e) {
+    return {m3d::code::kNative, e.what()};
+  }
 }
 
 }  // namespace m3daddon

@@ -17,6 +17,16 @@ Napi::Error make_error(Napi::Env env, const std::string& code, const std::string
 
 void set_error_factory(const Napi::CallbackInfo& info);
 
+// The stable code and message of a native failure.
+struct Failure {
+  const char* code;
+  std::string message;
+};
+
+// Call from a catch block: the failure being handled. m3d::Error keeps its code,
+// std::bad_alloc is ERR_OUT_OF_MEMORY, any other std::exception ERR_NATIVE.
+Failure current_failure();
+
 struct InstanceData {
   Napi::FunctionReference errorFactory;
 };

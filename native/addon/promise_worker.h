@@ -4,8 +4,9 @@
 
 #include <napi.h>
 
-#include <new>
+#include <exception>
 #include <string>
+#include <utility>
 
 #include "errors.h"
 #include "m3d/error.h"
@@ -27,18 +28,12 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Execute() final {
     try {
       Run();
-      return;
-    } catch (const m3d::Error& e) {
-      code_ = e.code();
-      message_ = e.what();
-    } catch (const std::bad_alloc&) {
-      code_ = m3d::code::kOutOfMemory;
-      message_ = "out of memory";
-    } catch (const std::exception& e) {
-      code_ = m3d::code::kNative;
-      message_ = e.what();
+    } catch (const std::exception&) {
+      Failure f = current_failure();
+      code_ = f.code;
+      message_ = std::move(f.message);
+      failed_ = true;
     }
-    failed_ = true;
   }
 
   // Settles the promise on the main thread. When the environment is being torn down
@@ -73,5 +68,18 @@ class PromiseWorker : public Napi::AsyncWorker {
   std::string message_;
   bool failed_ = false;
 };
+
+// Starts worker W on the request object of a JS call and returns its promise.
+template <typename W>
+Napi::Value queue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    throw_error(env, m3d::code::kInvalidArgument, "expected a request object");
+  }
+  auto* w = new W(env, info[0].As<Napi::Object>());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
 
 }  // namespace m3daddon

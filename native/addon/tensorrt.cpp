@@ -4,8 +4,6 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -87,23 +85,11 @@ Napi::Array tensors_array(Napi::Env env, const std::vector<m3d::trt::TensorDesc>
 Napi::Uint8Array blob_array(Napi::Env env, const std::shared_ptr<m3d::trt::Blob>& blob) {
   if (!blob || blob->size() == 0) return Napi::Uint8Array::New(env, 0);
   auto* hold = new std::shared_ptr<m3d::trt::Blob>(blob);
-  napi_value value;
-  const napi_status st = napi_create_external_arraybuffer(
-      env, const_cast<uint8_t*>(blob->data()), blob->size(),
-      [](napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<m3d::trt::Blob>*>(hint); }, hold, &value);
   Napi::ArrayBuffer ab;
-  if (st == napi_ok) {
-    ab = Napi::ArrayBuffer(env, value);
-  } else {
+  if (!external_array_buffer(
+          env, const_cast<uint8_t*>(blob->data()), blob->size(),
+          [](napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<m3d::trt::Blob>*>(hint); }, hold, ab)) {
     delete hold;
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value ignored;
-      napi_get_and_clear_last_exception(env, &ignored);
-    }
-    ab = Napi::ArrayBuffer::New(env, blob->size());
-    std::memcpy(ab.Data(), blob->data(), blob->size());
   }
   return Napi::Uint8Array::New(env, blob->size(), ab, 0);
 }
@@ -121,14 +107,7 @@ void read_hw(Napi::Env env, Napi::Object req, const char* key, int* hw) {
     throw_error(env, m3d::code::kInvalidArgument, std::string(key) + " must be [height, width]");
   }
   Napi::Array a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < 2; ++i) {
-    Napi::Value x = a.Get(i);
-    const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : -1;
-    if (!(d >= 1 && d <= 16384) || d != static_cast<double>(static_cast<int>(d))) {
-      throw_error(env, m3d::code::kInvalidArgument, std::string(key) + " values must be integers in 1..16384");
-    }
-    hw[i] = static_cast<int>(d);
-  }
+  for (uint32_t i = 0; i < 2; ++i) hw[i] = input_side_from(env, a.Get(i), std::string(key) + "[" + std::to_string(i) + "]");
 }
 
 // -----------------------------------------------------------------------------------
@@ -222,7 +201,7 @@ struct EngineHolder {
 std::shared_ptr<m3d::trt::Engine> engine_from(Napi::Env env, Napi::Value v) {
   if (!v.IsExternal()) throw_error(env, m3d::code::kInvalidArgument, "expected a TensorRT engine handle");
   auto* h = v.As<Napi::External<EngineHolder>>().Data();
-  if (!h || !h->engine) throw_error(env, "ERR_DISPOSED", "the TensorRT engine has been released");
+  if (!h || !h->engine) throw_error(env, m3d::code::kDisposed, "the TensorRT engine has been released");
   return h->engine;
 }
 
@@ -279,8 +258,8 @@ class RunWorker : public PromiseWorker {
     slot_ = get_int(env, req, "slot", 0, 63, 0, true);
     m3d::trt::RunRequest& r = r_;
     r.image = image_from(env, get_object(env, req, "image", true));
-    const int hi = get_int(env, req, "inputHeight", 14, 16384, 0, true);
-    const int wi = get_int(env, req, "inputWidth", 14, 16384, 0, true);
+    const int hi = input_side_from(env, req.Get("inputHeight"), "inputHeight");
+    const int wi = input_side_from(env, req.Get("inputWidth"), "inputWidth");
     maxPixels_ = static_cast<size_t>(get_number(env, req, "maxPixels", 0, false));
     if (r.image.width > 0 && r.image.height > 0) r.box = m3d::make_letterbox(r.image.height, r.image.width, hi, wi);
     r.norm = m3d::make_normalisation(get_bool(req, "normaliseInGraph", true));
@@ -290,13 +269,8 @@ class RunWorker : public PromiseWorker {
     Napi::Object cloud = get_object(env, req, "cloud", false);
     if (!cloud.IsEmpty()) {
       r.cloud = true;
-      Napi::Object k = get_object(env, cloud, "intrinsics", true);
-      r.K.fx = static_cast<float>(get_number(env, k, "fx", 0, true));
-      r.K.fy = static_cast<float>(get_number(env, k, "fy", 0, true));
-      r.K.cx = static_cast<float>(get_number(env, k, "cx", 0, true));
-      r.K.cy = static_cast<float>(get_number(env, k, "cy", 0, true));
-      r.range.minDepth = static_cast<float>(get_number(env, cloud, "minDepth", 0, false));
-      r.range.maxDepth = static_cast<float>(get_number(env, cloud, "maxDepth", std::numeric_limits<double>::infinity(), false));
+      r.K = intrinsics_from(env, get_object(env, cloud, "intrinsics", true));
+      r.range = depth_range_from(env, cloud);
       r.organised = get_bool(cloud, "organised", false);
       r.colour = get_bool(cloud, "colour", true);
       r.cloudNormals = get_bool(cloud, "normals", false);
@@ -353,16 +327,6 @@ class RunWorker : public PromiseWorker {
   m3d::trt::RunRequest r_;
   m3d::trt::RunResult out_;
 };
-
-template <typename W>
-Napi::Value queue(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) throw_error(env, m3d::code::kInvalidArgument, "expected a request object");
-  auto* w = new W(env, info[0].As<Napi::Object>());
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
-}
 
 bool file_exists(const std::string& path) {
   struct stat st {};

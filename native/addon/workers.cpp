@@ -1,13 +1,12 @@
 #include "workers.h"
 
 #include <limits>
-#include <new>
 #include <optional>
 #include <string>
 
 #include "convert.h"
-#include "promise_worker.h"
 #include "errors.h"
+#include "promise_worker.h"
 #include "m3d/ops.h"
 
 namespace m3daddon {
@@ -15,7 +14,6 @@ namespace {
 
 constexpr int kMaxInt = std::numeric_limits<int>::max();
 
-size_t element_bytes(m3d::TensorType t) { return t == m3d::TensorType::Float16 ? 2 : 4; }
 napi_typedarray_type array_type(m3d::TensorType t) {
   return t == m3d::TensorType::Float16 ? napi_uint16_array : napi_float32_array;
 }
@@ -45,8 +43,8 @@ class PreprocessWorker : public PromiseWorker {
  public:
   PreprocessWorker(Napi::Env env, Napi::Object req) : PromiseWorker(env, req) {
     image_ = image_from(env, get_object(env, req, "image", true));
-    const int hi = get_int(env, req, "inputHeight", 14, 16384, 0, true);
-    const int wi = get_int(env, req, "inputWidth", 14, 16384, 0, true);
+    const int hi = input_side_from(env, req.Get("inputHeight"), "inputHeight");
+    const int wi = input_side_from(env, req.Get("inputWidth"), "inputWidth");
     maxPixels_ = static_cast<size_t>(get_number(env, req, "maxPixels", 0, false));
     type_ = tensor_type_from(env, get_string(env, req, "dtype", "float32"));
     norm_ = m3d::make_normalisation(get_bool(req, "normaliseInGraph", true));
@@ -60,7 +58,7 @@ class PreprocessWorker : public PromiseWorker {
     m3d::validate_image(image_, maxPixels_);
     void* dst = out_;
     if (!dst) {
-      tensor_.allocate(count_ * element_bytes(type_));
+      tensor_.allocate(count_ * m3d::element_bytes(type_));
       dst = tensor_.data();
     }
     m3d::preprocess(image_, box_, norm_, type_, dst);
@@ -180,13 +178,8 @@ class BackprojectWorker : public PromiseWorker {
                   "depth must be a Float32Array of width * height = " + std::to_string(pixels_) + " values");
     }
     depth_ = static_cast<const float*>(d.data);
-    Napi::Object k = get_object(env, req, "intrinsics", true);
-    K_.fx = static_cast<float>(get_number(env, k, "fx", 0, true));
-    K_.fy = static_cast<float>(get_number(env, k, "fy", 0, true));
-    K_.cx = static_cast<float>(get_number(env, k, "cx", 0, true));
-    K_.cy = static_cast<float>(get_number(env, k, "cy", 0, true));
-    range_.minDepth = static_cast<float>(get_number(env, req, "minDepth", 0, false));
-    range_.maxDepth = static_cast<float>(get_number(env, req, "maxDepth", std::numeric_limits<double>::infinity(), false));
+    K_ = intrinsics_from(env, get_object(env, req, "intrinsics", true));
+    range_ = depth_range_from(env, req);
     organised_ = get_bool(req, "organised", true);
     Napi::Object img = get_object(env, req, "image", false);
     if (!img.IsEmpty()) colour_ = image_from(env, img);
@@ -247,18 +240,6 @@ class BackprojectWorker : public PromiseWorker {
   m3d::Buffer points_, colours_;
   m3d::DenseCloud dense_;
 };
-
-template <typename W>
-Napi::Value queue(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) {
-    throw_error(env, m3d::code::kInvalidArgument, "expected a request object");
-  }
-  auto* w = new W(env, info[0].As<Napi::Object>());
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
-}
 
 }  // namespace
 

@@ -4,30 +4,25 @@
  * binary tensor data extension when the server lists it and JSON tensors otherwise.
  * @internal
  */
-import { endianness } from 'node:os';
-
-import { detectContract, type ModelContract, type ValueInfo } from '../../model/contract';
-import { BackendUnavailableError, InferenceError, InvalidArgumentError, Metric3DError, ModelContractError } from '../../errors';
+import { detectContract } from '../../model/contract';
+import { BackendUnavailableError, InferenceError, InvalidArgumentError, ModelContractError } from '../../errors';
 import type { TensorData, TensorDType } from '../../native/binding';
-import type { ContractSpec } from '../../model/registry';
-import type { BackendName, BackendStatus, ContractKind } from '../../types';
-import { assembleOutputs, type InferenceBackend, type ModelOutputs } from '../types';
-
-/** Where the model is served and how to talk to the server. */
-export interface TritonOptions {
-  /** Base URL of the server's HTTP endpoint, e.g. `http://localhost:8000` (`http://` is assumed when no scheme is given). */
-  url: string;
-  /** Name of the model in the server's model repository. */
-  modelName: string;
-  /** Model version; default: the version the server's version policy picks. */
-  modelVersion?: string;
-  /** Time limit of each HTTP request, in ms (default 30 000). */
-  timeoutMs?: number;
-  /** Retries after a connection failure (not after HTTP errors or timeouts), default 3, backoff 100, 200, 400, ... ms. */
-  retries?: number;
-  /** Extra HTTP headers sent with every request (e.g. authorisation). */
-  headers?: Record<string, string>;
-}
+import type { BackendStatus, ContractKind, ContractSpec, ModelContract, TritonLoadOptions, ValueInfo } from '../../types';
+import { assembleOutputs } from '../host';
+import type { ModelOutputs, ModelRunner } from '../types';
+import {
+  BINARY_EXTENSION,
+  HEADER_LENGTH,
+  httpStatus,
+  KSERVE_TYPE,
+  parseJson,
+  request,
+  resolveSettings,
+  tensorBytes,
+  text,
+  typedView,
+  type Settings,
+} from './http';
 
 /** What the server said about itself (GET /v2). */
 export interface TritonServerInfo {
@@ -36,24 +31,11 @@ export interface TritonServerInfo {
   extensions: string[];
 }
 
-/**
- * The backend's name: `'triton'` once {@link BackendName} lists it, else (before that
- * integration) the union itself, so this module compiles either way.
- */
-type TritonName = 'triton' extends BackendName ? 'triton' : BackendName;
-
 /** A backend served by a Triton (KServe v2) server. */
-export type TritonBackend = InferenceBackend & {
+export type TritonBackend = ModelRunner & {
   readonly concurrent: true;
   readonly server: TritonServerInfo;
 };
-
-const DEFAULT_TIMEOUT_MS = 30_000;
-const DEFAULT_RETRIES = 3;
-const BACKOFF_MS = 100;
-const BINARY_EXTENSION = 'binary_tensor_data';
-const HEADER_LENGTH = 'inference-header-content-length';
-const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** The Triton client is pure JS: always available (it needs a server at load time). */
 export function tritonStatus(): BackendStatus {
@@ -61,130 +43,12 @@ export function tritonStatus(): BackendStatus {
 }
 
 /** KServe v2 datatype -> the element type names of {@link ValueInfo}. */
-export function kserveTypeToValueType(datatype: string): string {
+function kserveTypeToValueType(datatype: string): string {
   if (datatype === 'FP32') return 'float32';
   if (datatype === 'FP16') return 'float16';
   if (datatype === 'FP64') return 'float64';
   if (datatype === 'BF16') return 'bfloat16';
   return String(datatype).toLowerCase();
-}
-
-const KSERVE_TYPE: Record<TensorDType, 'FP32' | 'FP16'> = { float32: 'FP32', float16: 'FP16' };
-
-// ---------------------------------------------------------------------------------------
-// HTTP plumbing
-
-interface Settings {
-  url: string;
-  timeoutMs: number;
-  retries: number;
-  headers: Record<string, string>;
-}
-
-type Attempt<T> = { ok: true; value: T } | { ok: false; kind: 'timeout' | 'connection'; reason: string; cause: unknown };
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Text of a network error, with its cause (undici puts the OS error there). */
-function networkReason(e: unknown): string {
-  const err = e as Error & { cause?: Error & { code?: string; errors?: unknown[] } };
-  const c = err?.cause;
-  if (c && typeof c === 'object' && Array.isArray(c.errors) && c.errors.length) {
-    // Happy Eyeballs (several addresses tried): an AggregateError of the attempts.
-    return [...new Set(c.errors.map((x) => (x as Error)?.message ?? String(x)))].join('; ');
-  }
-  if (c && typeof c === 'object') {
-    const code = c.code && !String(c.message).includes(c.code) ? `${c.code}: ` : '';
-    return `${code}${c.message || String(c)}`;
-  }
-  return err?.message ?? String(e);
-}
-
-function isTimeout(e: unknown): boolean {
-  const name = (e as { name?: string })?.name;
-  return name === 'TimeoutError' || name === 'AbortError';
-}
-
-/** One request with its time limit; retried with exponential backoff after connection failures only. */
-async function request(
-  s: Settings,
-  method: 'GET' | 'POST',
-  path: string,
-  extra?: { headers?: Record<string, string>; body?: Uint8Array | string },
-): Promise<Attempt<{ status: number; statusText: string; headers: Headers; body: ArrayBuffer }>> {
-  let last: Attempt<never> | undefined;
-  for (let attempt = 0; attempt <= s.retries; attempt++) {
-    if (attempt > 0) await sleep(BACKOFF_MS * 2 ** (attempt - 1));
-    try {
-      const res = await fetch(s.url + path, {
-        method,
-        // identity: a compressed response would cost the server (and us) CPU on large tensors.
-        headers: { 'accept-encoding': 'identity', ...s.headers, ...extra?.headers },
-        body: extra?.body,
-        signal: AbortSignal.timeout(s.timeoutMs),
-      });
-      // The body is read under the same time limit; a connection lost while reading it is retried too.
-      const body = await res.arrayBuffer();
-      return { ok: true, value: { status: res.status, statusText: res.statusText, headers: res.headers, body } };
-    } catch (e) {
-      if (isTimeout(e)) return { ok: false, kind: 'timeout', reason: `timed out after ${s.timeoutMs} ms`, cause: e };
-      last = { ok: false, kind: 'connection', reason: networkReason(e), cause: e };
-    }
-  }
-  return last!;
-}
-
-function text(body: ArrayBuffer, max = 500): string {
-  const t = new TextDecoder().decode(body).trim();
-  return t.length > max ? `${t.slice(0, max)}...` : t;
-}
-
-/** The server's `{"error": "..."}` message, else the body text. */
-function errorMessage(body: ArrayBuffer): string {
-  const t = text(body, 100_000);
-  try {
-    const j = JSON.parse(t) as { error?: unknown };
-    if (j && typeof j.error === 'string') return j.error;
-  } catch {
-    /* not JSON */
-  }
-  return text(body);
-}
-
-function httpStatus(r: { status: number; statusText: string; body: ArrayBuffer }): string {
-  const msg = errorMessage(r.body);
-  return `HTTP ${r.status}${r.statusText ? ` ${r.statusText}` : ''}${msg ? `: ${msg}` : ''}`;
-}
-
-// ---------------------------------------------------------------------------------------
-// Tensor bytes
-
-/** Little-endian bytes of a tensor (a view when the host is little-endian). */
-function tensorBytes(t: TensorData): Uint8Array {
-  const bytes = new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
-  if (LITTLE_ENDIAN) return bytes;
-  const out = new Uint8Array(bytes.length);
-  const view = new DataView(out.buffer);
-  if (t instanceof Float32Array) t.forEach((v, i) => view.setFloat32(4 * i, v, true));
-  else t.forEach((v, i) => view.setUint16(2 * i, v, true));
-  return out;
-}
-
-/**
- * A typed array over `size` little-endian bytes at `offset` of `buf`: a view when the
- * offset is aligned (and the host little-endian), else a copy.
- */
-function typedView(buf: ArrayBuffer, offset: number, size: number, dtype: TensorDType): TensorData {
-  const bpe = dtype === 'float32' ? 4 : 2;
-  const Ctor = dtype === 'float32' ? Float32Array : Uint16Array;
-  if (LITTLE_ENDIAN) {
-    if (offset % bpe === 0) return new Ctor(buf, offset, size / bpe);
-    return new Ctor(buf.slice(offset, offset + size));
-  }
-  const view = new DataView(buf, offset, size);
-  const out = new Ctor(size / bpe);
-  for (let i = 0; i < out.length; i++) out[i] = bpe === 4 ? view.getFloat32(4 * i, true) : view.getUint16(2 * i, true);
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -212,14 +76,6 @@ interface ResponseOutput {
   data?: unknown[];
 }
 
-function parseJson<T>(bytes: ArrayBuffer | Uint8Array, what: string, Err: new (m: string) => Metric3DError): T {
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes)) as T;
-  } catch (e) {
-    throw new Err(`${what} is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
 function isTensorList(v: unknown): v is TensorMetadata[] {
   return (
     Array.isArray(v) &&
@@ -238,7 +94,7 @@ function valueInfos(list: TensorMetadata[]): ValueInfo[] {
 // The backend
 
 class TritonBackendImpl implements TritonBackend {
-  readonly name = 'triton' as string as TritonName;
+  readonly name = 'triton' as const;
   readonly concurrent = true as const;
   readonly description: string;
   #disposed = false;
@@ -364,36 +220,6 @@ class TritonBackendImpl implements TritonBackend {
   }
 }
 
-function resolveSettings(options: TritonOptions): { settings: Settings; modelName: string; modelVersion?: string } {
-  if (!options || typeof options !== 'object') throw new InvalidArgumentError('triton options must be an object');
-  const { url, modelName, modelVersion, timeoutMs = DEFAULT_TIMEOUT_MS, retries = DEFAULT_RETRIES, headers = {} } = options;
-  if (typeof url !== 'string' || !url.trim()) throw new InvalidArgumentError(`triton url must be a non-empty string, got ${String(url)}`);
-  let base = url.trim();
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(base)) base = `http://${base}`;
-  let parsed: URL;
-  try {
-    parsed = new URL(base);
-  } catch {
-    throw new InvalidArgumentError(`triton url '${url}' is not a valid URL`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new InvalidArgumentError(`triton url '${url}' must use http or https (the gRPC endpoint is not supported)`);
-  }
-  base = base.replace(/\/+$/, '');
-  if (typeof modelName !== 'string' || !modelName) throw new InvalidArgumentError('triton modelName must be a non-empty string');
-  if (modelVersion !== undefined && (typeof modelVersion !== 'string' || !modelVersion)) {
-    throw new InvalidArgumentError('triton modelVersion must be a non-empty string');
-  }
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new InvalidArgumentError(`triton timeoutMs must be a positive number, got ${String(timeoutMs)}`);
-  }
-  if (!Number.isInteger(retries) || retries < 0) throw new InvalidArgumentError(`triton retries must be an integer >= 0, got ${String(retries)}`);
-  if (!headers || typeof headers !== 'object' || Object.values(headers).some((v) => typeof v !== 'string')) {
-    throw new InvalidArgumentError('triton headers must be an object of strings');
-  }
-  return { settings: { url: base, timeoutMs, retries, headers: { ...headers } }, modelName, modelVersion };
-}
-
 /**
  * Connects to a Triton (KServe v2 HTTP/REST) server, checks that it and the model are
  * ready, reads the model's metadata and detects its contract.
@@ -402,7 +228,7 @@ function resolveSettings(options: TritonOptions): { settings: Settings; modelNam
  * model), ModelContractError (the served model fits no Metric3D v2 contract) or
  * InvalidArgumentError (bad options).
  */
-export async function createTritonBackend(options: TritonOptions, specs: Record<ContractKind, ContractSpec>): Promise<TritonBackend> {
+export async function createTritonBackend(options: TritonLoadOptions, specs: Record<ContractKind, ContractSpec>): Promise<TritonBackend> {
   const { settings, modelName, modelVersion } = resolveSettings(options);
   const url = settings.url;
   const modelPath = `/v2/models/${encodeURIComponent(modelName)}${modelVersion ? `/versions/${encodeURIComponent(modelVersion)}` : ''}`;

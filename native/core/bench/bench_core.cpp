@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "m3d/limits.h"
 #include "m3d/ops.h"
 #include "m3d/parallel.h"
 
@@ -31,7 +32,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--iterations") && i + 1 < argc) iters = std::atoi(argv[++i]);
     if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) set_num_threads(std::atoi(argv[++i]));
   }
-  const int Hi = 616, Wi = 1064;
+  const int Hi = kDefaultInputHeight, Wi = kDefaultInputWidth;
   std::printf("threads=%d iterations=%d\n", num_threads(), iters);
   std::printf("%-10s %12s %12s %12s %12s %12s\n", "size", "preprocess", "post-depth", "post-normal", "cloud-org",
               "cloud-dense");

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "m3d/gpu.h"
+#include "m3d/limits.h"
 #include "m3d/ops.h"
 #include "m3d/parallel.h"
 
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
   std::printf("GPU %s; CPU path with %d threads; median of %d runs\n", info.reason.c_str(), num_threads(), iters);
   std::printf("%-10s %9s | %8s %8s %8s %9s | %8s %8s %9s %9s | %9s %9s\n", "image", "CPU ms", "pre us", "post us",
               "cloud us", "kernels", "up us", "down us", "e2e ms", "e2e+cp ms", "x kernels", "x e2e");
-  const int Hi = 616, Wi = 1064;
+  const int Hi = kDefaultInputHeight, Wi = kDefaultInputWidth;
   gpu::Session s(0);
   for (auto [W, H] : {std::pair{1920, 1080}, std::pair{1242, 375}}) {
     std::vector<uint8_t> img(size_t(W) * H * 3);

@@ -24,14 +24,6 @@ void check_inputs(const float* depth, int width, int height, const Intrinsics& K
   }
 }
 
-// RGB bytes of pixel (u, v) of the colour source.
-inline void colour_at(const ImageView& img, const PixelFormat& fmt, size_t stride, int u, int v, uint8_t* o) {
-  const uint8_t* p = img.data + static_cast<size_t>(v) * stride + static_cast<size_t>(u) * fmt.channels;
-  o[0] = p[fmt.offR];
-  o[1] = p[fmt.offG];
-  o[2] = p[fmt.offB];
-}
-
 }  // namespace
 
 void backproject_organised(const float* depth, int width, int height, const Intrinsics& K,
@@ -39,23 +31,14 @@ void backproject_organised(const float* depth, int width, int height, const Intr
                            uint8_t* outColours) {
   check_inputs(depth, width, height, K, range, colourSource);
   if (!outPoints) throw Error(code::kInvalidArgument, "point buffer is missing");
-  const PixelFormat fmt = colourSource ? pixel_format(*colourSource) : PixelFormat{3, 0, 1, 2};
-  const size_t stride = colourSource ? image_stride(*colourSource) : 0;
-  const float nan = quiet_nan();
+  const ColourSource src = colour_source(colourSource);
+  uint8_t* colours = colourSource ? outColours : nullptr;
   parallel_for(height, 6.0 * width, [&](int y0, int y1) {
     for (int v = y0; v < y1; ++v) {
       const size_t row = static_cast<size_t>(v) * static_cast<size_t>(width);
       for (int u = 0; u < width; ++u) {
         const size_t i = row + static_cast<size_t>(u);
-        const float z = depth[i];
-        float p[3];
-        backproject_point(u, v, z, K, p);
-        const bool ok = depth_is_valid(z, range);
-        float* o = outPoints + i * 3;
-        o[0] = ok ? p[0] : nan;
-        o[1] = ok ? p[1] : nan;
-        o[2] = ok ? p[2] : nan;
-        if (colourSource && outColours) colour_at(*colourSource, fmt, stride, u, v, outColours + i * 3);
+        organised_element(u, v, i, depth[i], K, range, src, outPoints, colours);
       }
     }
   });
@@ -82,12 +65,9 @@ DenseCloud backproject_dense(const float* depth, int width, int height, const In
   cloud.indices.allocate(cloud.count * sizeof(uint32_t));
   if (colourSource) cloud.colours.allocate(cloud.count * 3);
   if (normals) cloud.normals.allocate(cloud.count * 3 * sizeof(float));
-  const PixelFormat fmt = colourSource ? pixel_format(*colourSource) : PixelFormat{3, 0, 1, 2};
-  const size_t stride = colourSource ? image_stride(*colourSource) : 0;
-  float* pts = cloud.points.as<float>();
-  uint32_t* idx = cloud.indices.as<uint32_t>();
-  uint8_t* col = cloud.colours.as<uint8_t>();
-  float* nrm = cloud.normals.as<float>();
+  const ColourSource src = colour_source(colourSource);
+  const DenseTargets out{cloud.points.as<float>(), cloud.indices.as<uint32_t>(), cloud.colours.as<uint8_t>(),
+                         cloud.normals.as<float>()};
   parallel_for(height, 8.0 * width, [&](int y0, int y1) {
     for (int v = y0; v < y1; ++v) {
       size_t k = perRow[static_cast<size_t>(v)];
@@ -96,14 +76,7 @@ DenseCloud backproject_dense(const float* depth, int width, int height, const In
         const size_t i = row + static_cast<size_t>(u);
         const float z = depth[i];
         if (!depth_is_valid(z, range)) continue;
-        backproject_point(u, v, z, K, pts + k * 3);
-        idx[k] = static_cast<uint32_t>(i);
-        if (col) colour_at(*colourSource, fmt, stride, u, v, col + k * 3);
-        if (nrm) {
-          nrm[k * 3] = normals[i * 3];
-          nrm[k * 3 + 1] = normals[i * 3 + 1];
-          nrm[k * 3 + 2] = normals[i * 3 + 2];
-        }
+        dense_element(u, v, i, z, k, K, src, normals, out);
         ++k;
       }
     }

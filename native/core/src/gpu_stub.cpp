@@ -23,7 +23,6 @@ Session::~Session() = default;
 int Session::device() const noexcept { return -1; }
 void Session::preprocess(const ImageView&, const Letterbox&, const Normalisation&, TensorType) { unavailable(); }
 const void* Session::tensor() const noexcept { return nullptr; }
-size_t Session::tensor_bytes() const noexcept { return 0; }
 void* Session::model_output(int, size_t) { unavailable(); }
 void Session::upload_model_output(int, const void*, size_t) { unavailable(); }
 void Session::postprocess_depth(TensorType, const Letterbox&, float, float, float) { unavailable(); }
@@ -32,7 +31,6 @@ void Session::count_nonfinite(int, size_t, TensorType) { unavailable(); }
 unsigned long long Session::nonfinite(int) const noexcept { return 0; }
 void* Session::stream() const noexcept { return nullptr; }
 void Session::mark_engine(bool) { unavailable(); }
-const float* Session::depth() const noexcept { return nullptr; }
 void Session::backproject_organised(const Intrinsics&, const DepthRange&, bool) { unavailable(); }
 DenseCloud Session::backproject_dense(const Intrinsics&, const DepthRange&, bool, bool) { unavailable(); }
 void Session::download_tensor(void*) { unavailable(); }
@@ -42,7 +40,5 @@ void Session::download_points(float*, uint8_t*) { unavailable(); }
 void Session::synchronize() { unavailable(); }
 StageTimes Session::times() const noexcept { return {}; }
 const float* Session::staged_depth() const noexcept { return nullptr; }
-const float* Session::staged_points() const noexcept { return nullptr; }
-const uint8_t* Session::staged_colours() const noexcept { return nullptr; }
 
 }  // namespace m3d::gpu

@@ -42,6 +42,11 @@ PixelFormat pixel_format(const ImageView& img) {
   return f;
 }
 
+ColourSource colour_source(const ImageView* img) {
+  if (!img) return ColourSource{nullptr, 0, PixelFormat{3, 0, 1, 2}};
+  return ColourSource{img->data, image_stride(*img), pixel_format(*img)};
+}
+
 Normalisation make_normalisation(bool normaliseInGraph) {
   Normalisation n{};
   for (int c = 0; c < 3; ++c) {
@@ -89,6 +94,12 @@ void validate_intrinsics(const Intrinsics& K) {
   if (K.fx <= 0.f || K.fy <= 0.f) {
     throw Error(code::kIntrinsics, "focal lengths fx and fy must be positive, got fx=" + std::to_string(K.fx) +
                                        " fy=" + std::to_string(K.fy));
+  }
+}
+
+void validate_metric_scale(float metricScale) {
+  if (!is_finite(metricScale) || metricScale <= 0.f) {
+    throw Error(code::kIntrinsics, "metric scale (fx' / 1000) must be positive and finite");
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "m3d/gpu.h"
+#include "m3d/limits.h"
 #include "m3d/ops.h"
 #include "ppm.h"
 #include "reference.h"
@@ -72,22 +73,22 @@ std::vector<Case> cases() {
   uint32_t seed = 100;
   struct S { int W, H, C, Hi, Wi; ChannelOrder o; const char* label; };
   const S shapes[] = {
-      {1, 1, 3, 616, 1064, ChannelOrder::RGB, "1x1"},
+      {1, 1, 3, kDefaultInputHeight, kDefaultInputWidth, ChannelOrder::RGB, "1x1"},
       {7, 5, 3, 28, 42, ChannelOrder::BGR, "7x5 BGR"},
       {5, 7, 4, 42, 28, ChannelOrder::RGB, "5x7 RGBA"},
       {1999, 13, 1, 56, 70, ChannelOrder::RGB, "1999x13 grey (pad top/bottom)"},
       {13, 1999, 3, 56, 70, ChannelOrder::RGB, "13x1999 (pad left/right)"},
-      {4000, 3, 3, 616, 1064, ChannelOrder::RGB, "4000x3 extreme"},
-      {3, 4000, 4, 616, 1064, ChannelOrder::BGR, "3x4000 extreme BGRA"},
-      {641, 479, 3, 616, 1064, ChannelOrder::RGB, "641x479 odd upscale"},
-      {1920, 1080, 3, 616, 1064, ChannelOrder::RGB, "1920x1080"},
+      {4000, 3, 3, kDefaultInputHeight, kDefaultInputWidth, ChannelOrder::RGB, "4000x3 extreme"},
+      {3, 4000, 4, kDefaultInputHeight, kDefaultInputWidth, ChannelOrder::BGR, "3x4000 extreme BGRA"},
+      {641, 479, 3, kDefaultInputHeight, kDefaultInputWidth, ChannelOrder::RGB, "641x479 odd upscale"},
+      {1920, 1080, 3, kDefaultInputHeight, kDefaultInputWidth, ChannelOrder::RGB, "1920x1080"},
   };
   for (const S& s : shapes) {
     out.push_back({ref::random_image(s.W, s.H, s.C, seed++), s.W, s.H, s.C, s.o, s.Hi, s.Wi, s.label});
   }
   for (const char* path : {"test/fixtures/photos/kitti_0000000005.ppm", "test/fixtures/photos/nyu_00000.ppm"}) {
     PpmImage p = read_ppm(path);
-    out.push_back({std::move(p.rgb), p.width, p.height, 3, ChannelOrder::RGB, 616, 1064, path});
+    out.push_back({std::move(p.rgb), p.width, p.height, 3, ChannelOrder::RGB, kDefaultInputHeight, kDefaultInputWidth, path});
   }
   return out;
 }
@@ -264,7 +265,7 @@ TEST_CASE("confidence as the 4th normal plane equals a separate confidence outpu
 
 TEST_CASE("the non-finite count kernel equals count_nonfinite") {
   gpu::Session s(0);
-  const size_t n = 616 * 1064;
+  const size_t n = size_t(kDefaultInputHeight) * kDefaultInputWidth;
   auto v = random_floats(n, 5, -10.f, 10.f);
   for (size_t i = 0; i < n; i += 997) v[i] = std::numeric_limits<float>::quiet_NaN();
   for (size_t i = 13; i < n; i += 4099) v[i] = std::numeric_limits<float>::infinity();

@@ -101,10 +101,10 @@ TEST_CASE("a supported TensorRT without its backend module says which module is 
 TEST_CASE("engine calls on an unavailable library throw BACKEND_UNAVAILABLE") {
   auto lib = m3d::trt::open_library({"", "/nonexistent/libnvinfer.so.10"});
   auto build = thrown([&] { build_any(lib); });
-  CHECK(build.first == m3d::trt::code::kUnavailable);
+  CHECK(build.first == m3d::code::kBackendUnavailable);
   CHECK(contains(build.second, "TensorRT not found"));
   auto load = thrown([&] { m3d::trt::Engine engine(lib, kPlan, sizeof(kPlan), {"image", "depth", "", ""}, 1, 0); });
-  CHECK(load.first == m3d::trt::code::kUnavailable);
+  CHECK(load.first == m3d::code::kBackendUnavailable);
 }
 
 #ifdef M3D_TEST_MODULE_DIR
@@ -120,10 +120,10 @@ TEST_CASE("a built module starts on a TensorRT of its major and reports what can
   CHECK(contains(lib->reason, "ONNX parser not found"));
   // Building needs the parser; loading an engine needs a runtime the fake cannot create.
   auto build = thrown([&] { build_any(lib); });
-  CHECK(build.first == m3d::trt::code::kUnavailable);
+  CHECK(build.first == m3d::code::kBackendUnavailable);
   CHECK(contains(build.second, "libnvonnxparser"));
   auto describe = thrown([&] { m3d::trt::Engine::describe(lib, kPlan, sizeof(kPlan)); });
-  CHECK(describe.first == m3d::trt::code::kUnavailable);
+  CHECK(describe.first == m3d::code::kBackendUnavailable);
   CHECK(contains(describe.second, "could not create a runtime"));
 }
 #endif

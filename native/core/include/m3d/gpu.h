@@ -63,7 +63,6 @@ class Session {
   // Step 1: upload the 8-bit image and build the model input tensor on the device.
   void preprocess(const ImageView& img, const Letterbox& box, const Normalisation& norm, TensorType type);
   const void* tensor() const noexcept;  // device pointer, 3 * Hi * Wi elements
-  size_t tensor_bytes() const noexcept;
 
   // Model output slots (0 depth, 1 normals, 2 confidence, see kOutputSlots): device buffers an engine
   // writes into, or that receive host data for the CPU inference backends and tests.
@@ -71,12 +70,11 @@ class Session {
   void upload_model_output(int slot, const void* host, size_t bytes);
 
   // Steps 3 and 4 on the device, from model output slots 0 (depth) and 1/2 (normals,
-  // confidence; normalOffset / confOffset in elements inside their slot).
+  // confidence).
   void postprocess_depth(TensorType type, const Letterbox& box, float metricScale, float minDepth, float maxDepth);
   // withConfidence reads slot 2, or the 4th plane of slot 1 when confidenceInNormals.
   void postprocess_normals(TensorType type, const Letterbox& box, size_t planeStride, bool withConfidence,
                            bool confidenceInNormals = false);
-  const float* depth() const noexcept;  // device pointer, H * W metres
 
   // Step 5 on the device. Organised: H * W * 3 points (+ colours from the uploaded image).
   void backproject_organised(const Intrinsics& K, const DepthRange& range, bool colour);
@@ -84,8 +82,9 @@ class Session {
   DenseCloud backproject_dense(const Intrinsics& K, const DepthRange& range, bool colour, bool normals);
 
   // Downloads, staged through pinned memory; the host pointers are written by
-  // synchronize(). A null host pointer leaves the data in the pinned staging buffer,
-  // readable through staged_*() after synchronize() until the next call (no extra copy).
+  // synchronize(). A null host pointer leaves the data in the pinned staging buffer;
+  // for depth it is readable through staged_depth() after synchronize() until the next
+  // call (no extra copy).
   void download_tensor(void* host);
   void download_depth(float* host);
   void download_normals(float* hostNormals, float* hostConfidence);
@@ -105,8 +104,6 @@ class Session {
   StageTimes times() const noexcept;  // valid after synchronize()
 
   const float* staged_depth() const noexcept;
-  const float* staged_points() const noexcept;
-  const uint8_t* staged_colours() const noexcept;
 
  private:
   struct Impl;

@@ -15,6 +15,26 @@ namespace m3d {
 enum class ChannelOrder { RGB, BGR };
 enum class TensorType { Float32, Float16 };
 
+// The C++ element type of a TensorType, carried as a value: float, or uint16_t
+// holding float16 bits.
+template <typename T>
+struct ElementTag {
+  using type = T;
+};
+
+// Calls f(ElementTag<uint16_t>{}) for float16 and f(ElementTag<float>{}) for float32,
+// and returns what f returns: the one place a TensorType selects a typed code path.
+template <typename F>
+decltype(auto) with_tensor_type(TensorType type, F&& f) {
+  if (type == TensorType::Float16) return f(ElementTag<uint16_t>{});
+  return f(ElementTag<float>{});
+}
+
+// Bytes per element of a tensor of that type.
+inline size_t element_bytes(TensorType type) {
+  return with_tensor_type(type, [](auto tag) { return sizeof(typename decltype(tag)::type); });
+}
+
 // Interleaved 8-bit image: 1 (grey), 3 (RGB/BGR) or 4 (RGBA/BGRA) channels.
 struct ImageView {
   const uint8_t* data = nullptr;
@@ -32,6 +52,8 @@ inline constexpr int kMaxImageSide = 32768;
 void validate_image(const ImageView& img, size_t maxPixels);
 PixelFormat pixel_format(const ImageView& img);
 size_t image_stride(const ImageView& img);
+// The colours of `img` for back-projection; a null image gives a source without data.
+ColourSource colour_source(const ImageView* img);
 
 // Standard Metric3D normalisation constants (RGB order).
 inline constexpr float kMeanRGB[3] = {123.675f, 116.28f, 103.53f};
@@ -79,5 +101,7 @@ DenseCloud backproject_dense(const float* depth, int width, int height, const In
                              const DepthRange& range, const ImageView* colourSource, const float* normals);
 
 void validate_intrinsics(const Intrinsics& K);
+// Throws ERR_INTRINSICS unless metricScale (fx' / 1000) is positive and finite.
+void validate_metric_scale(float metricScale);
 
 }  // namespace m3d

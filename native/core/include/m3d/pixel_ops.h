@@ -77,6 +77,25 @@ M3D_HD float half_to_float(uint16_t h) {
   return bits_to_float(sign | ((exp + 112u) << 23) | (mant << 13));
 }
 
+#if !defined(__CUDA_ARCH__)
+// uint8 -> float by table on the host: exact, and cheaper than a conversion per tap.
+struct ByteToFloat {
+  float v[256];
+  constexpr ByteToFloat() : v() {
+    for (int i = 0; i < 256; ++i) v[i] = static_cast<float>(i);
+  }
+};
+inline constexpr ByteToFloat kByteToFloat;
+#endif
+
+M3D_HD float byte_to_float(uint8_t b) {
+#if defined(__CUDA_ARCH__)
+  return static_cast<float>(b);
+#else
+  return kByteToFloat.v[b];
+#endif
+}
+
 // Element loads for float32 or float16 (stored as raw uint16_t bits) model tensors.
 M3D_HD float load_element(const float* p, size_t i) { return p[i]; }
 M3D_HD float load_element(const uint16_t* p, size_t i) { return half_to_float(p[i]); }
@@ -164,8 +183,8 @@ M3D_HD void sample_rgb(const uint8_t* src, size_t stride, const PixelFormat& fmt
   const float wy1 = ty.frac, wy0 = 1.f - ty.frac;
   const int off[3] = {fmt.offR, fmt.offG, fmt.offB};
   for (int c = 0; c < 3; ++c) {
-    rgb[c] = bilinear(static_cast<float>(r0[c0 + off[c]]), static_cast<float>(r0[c1 + off[c]]),
-                      static_cast<float>(r1[c0 + off[c]]), static_cast<float>(r1[c1 + off[c]]), wx0, wx1, wy0, wy1);
+    rgb[c] = bilinear(byte_to_float(r0[c0 + off[c]]), byte_to_float(r0[c1 + off[c]]), byte_to_float(r1[c0 + off[c]]),
+                      byte_to_float(r1[c1 + off[c]]), wx0, wx1, wy0, wy1);
   }
 }
 
@@ -195,6 +214,20 @@ M3D_HD CvTap preprocess_tap_y(const PreprocessLayout& L, int oy, bool* inside) {
   const int ry = oy - L.padTop;
   *inside = ry >= 0 && ry < L.height;
   return cv_linear_tap(*inside ? ry : 0, L.scaleY, L.srcHeight);
+}
+
+// Output pixel (ox, oy) of the fused pass, stored in the three planes of `out`.
+template <typename T>
+M3D_HD void preprocess_pixel(const uint8_t* src, size_t stride, const PixelFormat& fmt, const Normalisation& n,
+                             const PreprocessLayout& L, const CvTap& tx, const CvTap& ty, bool inside, int ox, int oy,
+                             T* out) {
+  float v[3];
+  preprocess_element(src, stride, fmt, n, tx, ty, inside, v);
+  const size_t plane = static_cast<size_t>(L.inputWidth) * static_cast<size_t>(L.inputHeight);
+  const size_t i = static_cast<size_t>(oy) * static_cast<size_t>(L.inputWidth) + static_cast<size_t>(ox);
+  store_element(out, i, v[0]);
+  store_element(out, plane + i, v[1]);
+  store_element(out, 2 * plane + i, v[2]);
 }
 
 // ---------------------------------------------------------------------------------
@@ -268,6 +301,27 @@ M3D_HD void normalise_vector(float n[3]) {
   n[2] *= inv;
 }
 
+// Step 3, one output pixel: upsampled canonical depth -> metric depth.
+template <typename T>
+M3D_HD float depth_element(const T* canonical, const PostprocessLayout& L, const TorchTap& tx, const TorchTap& ty,
+                           float metricScale, float minDepth, float maxDepth) {
+  return decanonical_depth(upsample_element(canonical, L, tx, ty), metricScale, minDepth, maxDepth);
+}
+
+// Step 4, output pixel i: the unit normal from three planes `planeStride` apart into
+// outN[3i .. 3i+2] and, when `conf` and `outC` are set, the upsampled confidence into outC[i].
+template <typename T>
+M3D_HD void normal_element(const T* normals, size_t planeStride, const T* conf, const PostprocessLayout& L,
+                           const TorchTap& tx, const TorchTap& ty, size_t i, float* outN, float* outC) {
+  float n[3] = {upsample_element(normals, L, tx, ty), upsample_element(normals + planeStride, L, tx, ty),
+                upsample_element(normals + 2 * planeStride, L, tx, ty)};
+  normalise_vector(n);
+  outN[i * 3] = n[0];
+  outN[i * 3 + 1] = n[1];
+  outN[i * 3 + 2] = n[2];
+  if (conf && outC) outC[i] = upsample_element(conf, L, tx, ty);
+}
+
 // ---------------------------------------------------------------------------------
 // Step 5: back-projection with the original intrinsics
 
@@ -295,5 +349,56 @@ M3D_HD void backproject_point(int u, int v, float z, const Intrinsics& K, float 
 }
 
 M3D_HD float quiet_nan() { return bits_to_float(0x7fc00000u); }
+
+// Interleaved 8-bit pixels that colour the points (data == nullptr: no colours).
+struct ColourSource {
+  const uint8_t* data;
+  size_t stride;  // bytes per row
+  PixelFormat fmt;
+};
+
+// RGB bytes of pixel (u, v).
+M3D_HD void colour_at(const ColourSource& src, int u, int v, uint8_t o[3]) {
+  const uint8_t* p = src.data + static_cast<size_t>(v) * src.stride + static_cast<size_t>(u) * src.fmt.channels;
+  o[0] = p[src.fmt.offR];
+  o[1] = p[src.fmt.offG];
+  o[2] = p[src.fmt.offB];
+}
+
+// Organised cloud, pixel i = v * W + u of depth z: its point (NaN when z is invalid)
+// into points[3i ..], and its colour into colours[3i ..] when `colours` is set.
+M3D_HD void organised_element(int u, int v, size_t i, float z, const Intrinsics& K, const DepthRange& range,
+                              const ColourSource& src, float* points, uint8_t* colours) {
+  float p[3];
+  backproject_point(u, v, z, K, p);
+  const bool ok = depth_is_valid(z, range);
+  const float nan = quiet_nan();
+  float* o = points + i * 3;
+  o[0] = ok ? p[0] : nan;
+  o[1] = ok ? p[1] : nan;
+  o[2] = ok ? p[2] : nan;
+  if (colours) colour_at(src, u, v, colours + i * 3);
+}
+
+// Where a dense cloud is written; colours and normals may be null (not requested).
+struct DenseTargets {
+  float* points;      // 3 per point
+  uint32_t* indices;  // pixel index v * W + u per point
+  uint8_t* colours;   // 3 per point
+  float* normals;     // 3 per point, copied from the [H, W, 3] normal map
+};
+
+// Dense cloud entry k from the valid pixel i = v * W + u of depth z.
+M3D_HD void dense_element(int u, int v, size_t i, float z, size_t k, const Intrinsics& K, const ColourSource& src,
+                          const float* normals, const DenseTargets& out) {
+  backproject_point(u, v, z, K, out.points + k * 3);
+  out.indices[k] = static_cast<uint32_t>(i);
+  if (out.colours) colour_at(src, u, v, out.colours + k * 3);
+  if (out.normals) {
+    out.normals[k * 3] = normals[i * 3];
+    out.normals[k * 3 + 1] = normals[i * 3 + 1];
+    out.normals[k * 3 + 2] = normals[i * 3 + 2];
+  }
+}
 
 }  // namespace m3d

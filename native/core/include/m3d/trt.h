@@ -14,18 +14,12 @@
 #include <vector>
 
 #include "m3d/gpu.h"
+#include "m3d/limits.h"
 #include "m3d/ops.h"
+#include "m3d/outputs.h"
 #include "m3d/trt_module.h"
 
 namespace m3d::trt {
-
-namespace code {
-inline constexpr const char* kUnavailable = "ERR_BACKEND_UNAVAILABLE";
-inline constexpr const char* kBuild = "ERR_ENGINE_BUILD";
-inline constexpr const char* kEngine = "ERR_ENGINE_LOAD";
-inline constexpr const char* kInference = "ERR_INFERENCE";
-inline constexpr const char* kCancelled = "ERR_CANCELLED";
-}  // namespace code
 
 // Supported TensorRT majors, newest first.
 inline constexpr int kSupportedMajors[] = {11, 10};
@@ -70,9 +64,9 @@ struct BuildEvent {
 struct BuildOptions {
   std::string onnxPath;
   int precision = M3D_TRT_FP16;
-  int minHW[2] = {616, 1064};
-  int optHW[2] = {616, 1064};
-  int maxHW[2] = {616, 1064};
+  int minHW[2] = {kDefaultInputHeight, kDefaultInputWidth};
+  int optHW[2] = {kDefaultInputHeight, kDefaultInputWidth};
+  int maxHW[2] = {kDefaultInputHeight, kDefaultInputWidth};
   uint64_t workspaceBytes = 0;
   int optimizationLevel = -1;
   std::vector<uint8_t> timingCache;
@@ -104,7 +98,7 @@ struct BuildResult {
   int layers = 0;
 };
 
-// Builds a serialized engine (minutes for a ViT). Throws m3d::Error with a trt code.
+// Builds a serialized engine (minutes for a ViT). Throws m3d::Error (m3d::code).
 BuildResult build_engine(const std::shared_ptr<const Library>& lib, const BuildOptions& options);
 
 struct TensorDesc {
@@ -159,13 +153,23 @@ class Engine {
   const std::vector<TensorDesc>& tensors() const { return tensors_; }
   int slots() const { return static_cast<int>(slots_.size()); }
   size_t device_memory() const;
-  TensorType input_type() const { return inputType_; }
 
   // Runs one request on a slot; a slot serves one request at a time (throws if busy).
   void run(int slot, const RunRequest& request, RunResult& out);
 
  private:
   struct Slot;
+  struct Bindings;
+  // The steps of run(), in order.
+  std::vector<m3d_trt_tensor> resolve_shapes(Slot& slot, const Letterbox& box) const;
+  Bindings bind_tensors(gpu::Session& g, const std::vector<m3d_trt_tensor>& shapes) const;
+  OutputLayout output_layout(const Bindings& b, const Letterbox& box, bool normals) const;
+  void enqueue(Slot& slot, const Bindings& b) const;
+  void count_nonfinite(gpu::Session& g, const Bindings& b, const OutputLayout& layout) const;
+  void postprocess(gpu::Session& g, const RunRequest& r, const OutputLayout& layout, RunResult& out) const;
+  void backproject(gpu::Session& g, const RunRequest& r, const OutputLayout& layout, RunResult& out) const;
+  void check_nonfinite(const gpu::Session& g) const;
+
   std::shared_ptr<const Library> lib_;
   m3d_trt_engine* engine_ = nullptr;
   std::vector<TensorDesc> tensors_;

@@ -2,12 +2,13 @@
 // fused GPU pipeline around enqueueV3.
 #include "m3d/trt.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <sstream>
 
 #include "m3d/error.h"
+#include "m3d/outputs.h"
 
 #if !defined(_WIN32)
 #include <dlfcn.h>
@@ -45,24 +46,45 @@ void* open_first(const std::vector<std::string>& names, std::string* opened, std
 const char* error_code(int kind) {
   switch (kind) {
     case M3D_TRT_E_CANCELLED:
-      return code::kCancelled;
+      return m3d::code::kCancelled;
     case M3D_TRT_E_ENGINE:
-      return code::kEngine;
+      return m3d::code::kEngineLoad;
     case M3D_TRT_E_SHAPE:
       return m3d::code::kInvalidArgument;
     case M3D_TRT_E_ENQUEUE:
-      return code::kInference;
+      return m3d::code::kInference;
     case M3D_TRT_E_MEMORY:
       return m3d::code::kOutOfMemory;
     case M3D_TRT_E_LIBRARY:
-      return code::kUnavailable;
+      return m3d::code::kBackendUnavailable;
     default:
-      return code::kBuild;
+      return m3d::code::kEngineBuild;
   }
 }
 
 [[noreturn]] void raise(const m3d_trt_error& e, const char* fallback) {
   throw Error(e.kind == M3D_TRT_OK ? fallback : error_code(e.kind), e.message[0] ? e.message : "TensorRT failed");
+}
+
+// True for the element types the pipeline reads: float32 and float16.
+bool is_float_dtype(int dtype) { return dtype == M3D_TRT_FLOAT || dtype == M3D_TRT_HALF; }
+
+// The TensorType of a float32 or float16 tensor.
+TensorType tensor_type(int dtype) { return dtype == M3D_TRT_HALF ? TensorType::Float16 : TensorType::Float32; }
+
+// Name of the output read into model output slot 0 (depth), 1 (normal) or 2 (confidence).
+const std::string& role_name(const OutputNames& names, int slot) {
+  return slot == 0 ? names.depth : slot == 1 ? names.normal : names.confidence;
+}
+
+// Element count of a resolved output shape.
+size_t element_count(const std::vector<int64_t>& dims, const std::string& name) {
+  size_t elements = 1;
+  for (int64_t d : dims) {
+    if (d < 0) throw Error(m3d::code::kInference, "output '" + name + "' has an unresolved shape");
+    elements *= static_cast<size_t>(d);
+  }
+  return elements;
 }
 
 size_t dtype_bytes(int dtype) {
@@ -77,12 +99,17 @@ size_t dtype_bytes(int dtype) {
   }
 }
 
+// Number of dims of a tensor, within 0 .. M3D_TRT_MAX_DIMS.
+int dim_count(const m3d_trt_tensor& t) {
+  return t.nb_dims < 0 ? 0 : (t.nb_dims > M3D_TRT_MAX_DIMS ? M3D_TRT_MAX_DIMS : t.nb_dims);
+}
+
 TensorDesc to_desc(const m3d_trt_tensor& t) {
   TensorDesc d;
   d.name = t.name;
   d.input = t.is_input != 0;
   d.dtype = t.dtype;
-  const int n = t.nb_dims < 0 ? 0 : (t.nb_dims > M3D_TRT_MAX_DIMS ? M3D_TRT_MAX_DIMS : t.nb_dims);
+  const int n = dim_count(t);
   d.dims.assign(t.dims, t.dims + n);
   if (d.input) {
     d.minDims.assign(t.min_dims, t.min_dims + n);
@@ -98,14 +125,6 @@ std::vector<TensorDesc> read_tensors(const m3d_trt_api* api, const m3d_trt_engin
   std::vector<TensorDesc> out;
   for (const auto& t : raw) out.push_back(to_desc(t));
   return out;
-}
-
-std::string dims_text(const std::vector<int64_t>& d) {
-  std::ostringstream s;
-  s << '[';
-  for (size_t i = 0; i < d.size(); ++i) s << (i ? ", " : "") << d[i];
-  s << ']';
-  return s.str();
 }
 
 }  // namespace
@@ -233,9 +252,9 @@ struct ProgressBridge {
 
 BuildResult build_engine(const std::shared_ptr<const Library>& lib, const BuildOptions& o) {
   if (!lib || !lib->available || !lib->api) {
-    throw Error(code::kUnavailable, "tensorrt backend not available: " + (lib ? lib->reason : std::string("not loaded")));
+    throw Error(m3d::code::kBackendUnavailable, "tensorrt backend not available: " + (lib ? lib->reason : std::string("not loaded")));
   }
-  if (!lib->hasParser) throw Error(code::kUnavailable, "TensorRT's ONNX parser (libnvonnxparser) was not found");
+  if (!lib->hasParser) throw Error(m3d::code::kBackendUnavailable, "TensorRT's ONNX parser (libnvonnxparser) was not found");
   for (int i = 0; i < 2; ++i) {
     if (o.minHW[i] < 1 || o.minHW[i] > o.optHW[i] || o.optHW[i] > o.maxHW[i]) {
       throw Error(m3d::code::kInvalidArgument, "optimisation profile must satisfy 1 <= min <= opt <= max");
@@ -261,7 +280,7 @@ BuildResult build_engine(const std::shared_ptr<const Library>& lib, const BuildO
   req.progress_user = &bridge;
   m3d_trt_build_result out{};
   m3d_trt_error err{};
-  if (!lib->api->build(&req, &out, &err)) raise(err, code::kBuild);
+  if (!lib->api->build(&req, &out, &err)) raise(err, m3d::code::kEngineBuild);
   BuildResult r;
   r.engine = std::make_shared<Blob>(lib, out.engine);
   if (out.timing_cache.owner) r.timingCache = std::make_shared<Blob>(lib, out.timing_cache);
@@ -278,10 +297,10 @@ struct Engine::Slot {
 };
 
 std::vector<TensorDesc> Engine::describe(const std::shared_ptr<const Library>& lib, const void* plan, size_t size) {
-  if (!lib || !lib->available || !lib->api) throw Error(code::kUnavailable, "tensorrt backend not available");
+  if (!lib || !lib->available || !lib->api) throw Error(m3d::code::kBackendUnavailable, "tensorrt backend not available");
   m3d_trt_error err{};
   m3d_trt_engine* e = lib->api->engine_load(plan, size, &err);
-  if (!e) raise(err, code::kEngine);
+  if (!e) raise(err, m3d::code::kEngineLoad);
   std::vector<TensorDesc> t = read_tensors(lib->api, e);
   lib->api->engine_free(e);
   return t;
@@ -290,33 +309,33 @@ std::vector<TensorDesc> Engine::describe(const std::shared_ptr<const Library>& l
 Engine::Engine(std::shared_ptr<const Library> lib, const void* plan, size_t size, const OutputNames& names,
                int contexts, int device)
     : lib_(std::move(lib)), names_(names) {
-  if (!lib_ || !lib_->available || !lib_->api) throw Error(code::kUnavailable, "tensorrt backend not available");
+  if (!lib_ || !lib_->available || !lib_->api) throw Error(m3d::code::kBackendUnavailable, "tensorrt backend not available");
   if (contexts < 1 || contexts > 64) throw Error(m3d::code::kInvalidArgument, "contexts must be 1..64");
   const m3d_trt_api* api = lib_->api;
   // Device first: deserialisation and contexts allocate on the current device.
   auto first = std::make_unique<gpu::Session>(device);
   m3d_trt_error err{};
   engine_ = api->engine_load(plan, size, &err);
-  if (!engine_) raise(err, code::kEngine);
+  if (!engine_) raise(err, m3d::code::kEngineLoad);
   try {
     tensors_ = read_tensors(api, engine_);
     const TensorDesc* input = nullptr;
     for (const auto& t : tensors_) {
-      if (t.input) input = input ? throw Error(code::kEngine, "the engine has more than one input") : &t;
+      if (t.input) input = input ? throw Error(m3d::code::kEngineLoad, "the engine has more than one input") : &t;
     }
-    if (!input) throw Error(code::kEngine, "the engine has no input");
+    if (!input) throw Error(m3d::code::kEngineLoad, "the engine has no input");
     if (input->name != names_.input) {
-      throw Error(code::kEngine, "the engine input is '" + input->name + "', the model's is '" + names_.input + "'");
+      throw Error(m3d::code::kEngineLoad, "the engine input is '" + input->name + "', the model's is '" + names_.input + "'");
     }
-    if (input->dtype != M3D_TRT_FLOAT && input->dtype != M3D_TRT_HALF) {
-      throw Error(code::kEngine, "the engine input must be float32 or float16");
+    if (!is_float_dtype(input->dtype)) {
+      throw Error(m3d::code::kEngineLoad, "the engine input must be float32 or float16");
     }
-    inputType_ = input->dtype == M3D_TRT_HALF ? TensorType::Float16 : TensorType::Float32;
+    inputType_ = tensor_type(input->dtype);
     for (const std::string* n : {&names_.depth, &names_.normal, &names_.confidence}) {
       if (n->empty()) continue;
       bool found = false;
       for (const auto& t : tensors_) found = found || (!t.input && t.name == *n);
-      if (!found) throw Error(code::kEngine, "the engine has no output '" + *n + "'");
+      if (!found) throw Error(m3d::code::kEngineLoad, "the engine has no output '" + *n + "'");
     }
     for (int i = 0; i < contexts; ++i) {
       auto s = std::make_unique<Slot>();
@@ -352,6 +371,14 @@ Engine::~Engine() {
 
 size_t Engine::device_memory() const { return lib_->api->engine_device_memory(engine_); }
 
+// The I/O tensors of one run in engine order, and the outputs the pipeline reads.
+struct Engine::Bindings {
+  std::vector<const char*> names;
+  std::vector<void*> addresses;
+  OutputShapes outputs;            // depth, normal and confidence as the engine reports them
+  size_t elements[3] = {0, 0, 0};  // element counts of depth, normal and confidence
+};
+
 void Engine::run(int slotIndex, const RunRequest& r, RunResult& out) {
   if (slotIndex < 0 || slotIndex >= slots()) throw Error(m3d::code::kInvalidArgument, "no such execution slot");
   Slot& slot = *slots_[static_cast<size_t>(slotIndex)];
@@ -364,123 +391,135 @@ void Engine::run(int slotIndex, const RunRequest& r, RunResult& out) {
     ~Release() { flag.store(false); }
   } release{slot.busy};
 
-  const m3d_trt_api* api = lib_->api;
   gpu::Session& g = *slot.session;
-  const int Hi = r.box.inputHeight, Wi = r.box.inputWidth;
-  const size_t plane = size_t(Hi) * size_t(Wi);
   g.preprocess(r.image, r.box, r.norm, inputType_);
+  Bindings b = bind_tensors(g, resolve_shapes(slot, r.box));
+  const OutputLayout layout = output_layout(b, r.box, r.normals);
+  const auto t0 = std::chrono::steady_clock::now();
+  enqueue(slot, b);
+  count_nonfinite(g, b, layout);
+  postprocess(g, r, layout, out);
+  backproject(g, r, layout, out);
+  g.synchronize();
+  out.inferenceMs = std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  out.times = g.times();
+  check_nonfinite(g);
+}
 
-  const int64_t dims[4] = {1, 3, Hi, Wi};
+// Sets the input shape [1, 3, Hi, Wi] and returns the resolved shape of every I/O tensor.
+std::vector<m3d_trt_tensor> Engine::resolve_shapes(Slot& slot, const Letterbox& box) const {
+  const int64_t dims[4] = {1, 3, box.inputHeight, box.inputWidth};
   std::vector<m3d_trt_tensor> shapes(tensors_.size());
   m3d_trt_error err{};
-  if (!api->context_shapes(slot.context, names_.input.c_str(), dims, 4, shapes.data(), static_cast<int32_t>(shapes.size()),
-                           &err)) {
+  if (!lib_->api->context_shapes(slot.context, names_.input.c_str(), dims, 4, shapes.data(),
+                                 static_cast<int32_t>(shapes.size()), &err)) {
     const TensorDesc* in = nullptr;
     for (const auto& t : tensors_) in = t.input ? &t : in;
     std::string range = in && !in->minDims.empty() ? " (profile " + dims_text(in->minDims) + " .. " + dims_text(in->maxDims) + ")" : "";
     throw Error(m3d::code::kInvalidArgument, std::string(err.message) + range);
   }
+  return shapes;
+}
 
-  struct Role {
-    int slot = -1;
-    TensorType type = TensorType::Float32;
-    size_t elements = 0;
-  } depth, normal, confidence;
-  std::vector<const char*> names;
-  std::vector<void*> addresses;
+// Binds the input to the session's tensor and each output to a model output slot
+// (0 depth, 1 normal, 2 confidence, 3.. outputs the pipeline does not read).
+Engine::Bindings Engine::bind_tensors(gpu::Session& g, const std::vector<m3d_trt_tensor>& shapes) const {
+  Bindings b;
+  RawOutputShape* roles[3] = {&b.outputs.depth, &b.outputs.normal, &b.outputs.confidence};
   int extra = 3;
   for (size_t i = 0; i < shapes.size(); ++i) {
     const m3d_trt_tensor& t = shapes[i];
-    names.push_back(tensors_[i].name.c_str());
+    const std::string& name = tensors_[i].name;
+    b.names.push_back(name.c_str());
     if (t.is_input) {
-      addresses.push_back(const_cast<void*>(g.tensor()));
+      b.addresses.push_back(const_cast<void*>(g.tensor()));
       continue;
     }
-    size_t elements = 1;
-    for (int d = 0; d < t.nb_dims; ++d) {
-      if (t.dims[d] < 0) throw Error(code::kInference, "output '" + tensors_[i].name + "' has an unresolved shape");
-      elements *= static_cast<size_t>(t.dims[d]);
-    }
-    const std::string& name = tensors_[i].name;
-    Role* role = name == names_.depth ? &depth : name == names_.normal ? &normal : name == names_.confidence ? &confidence : nullptr;
-    int s;
-    if (role) {
-      if (t.dtype != M3D_TRT_FLOAT && t.dtype != M3D_TRT_HALF) {
-        throw Error(code::kInference, "output '" + name + "' is neither float32 nor float16");
+    std::vector<int64_t> dims(t.dims, t.dims + dim_count(t));
+    const size_t elements = element_count(dims, name);
+    int s = 0;
+    while (s < 3 && name != role_name(names_, s)) ++s;
+    if (s < 3) {
+      if (!is_float_dtype(t.dtype)) {
+        throw Error(m3d::code::kInference, "output '" + name + "' is neither float32 nor float16");
       }
-      s = role == &depth ? 0 : role == &normal ? 1 : 2;
-      *role = Role{s, t.dtype == M3D_TRT_HALF ? TensorType::Float16 : TensorType::Float32, elements};
+      *roles[s] = RawOutputShape{name, std::move(dims), tensor_type(t.dtype), true};
+      b.elements[s] = elements;
     } else {
-      if (extra >= gpu::kOutputSlots) throw Error(code::kInference, "the engine has too many outputs");
+      if (extra >= gpu::kOutputSlots) throw Error(m3d::code::kInference, "the engine has too many outputs");
       s = extra++;
     }
-    addresses.push_back(g.model_output(s, std::max<size_t>(elements * dtype_bytes(t.dtype), 1)));
+    b.addresses.push_back(g.model_output(s, std::max<size_t>(elements * dtype_bytes(t.dtype), 1)));
   }
-  if (depth.elements != plane) {
-    throw Error(m3d::code::kModelContract,
-                "output '" + names_.depth + "' has " + std::to_string(depth.elements) + " values; expected " +
-                    std::to_string(Hi) + "x" + std::to_string(Wi));
-  }
-  const bool wantNormals = r.normals && normal.slot >= 0;
-  size_t normalChannels = 0;
-  if (wantNormals) {
-    normalChannels = normal.elements / plane;
-    if (normal.elements % plane != 0 || (normalChannels != 3 && normalChannels != 4)) {
-      throw Error(m3d::code::kModelContract, "output '" + names_.normal + "' is not 3 or 4 planes of the input size");
-    }
-    if (normal.type != depth.type || (confidence.slot >= 0 && confidence.type != depth.type)) {
-      throw Error(code::kInference, "model outputs mix float16 and float32; metric3d-trt needs one element type");
-    }
-    if (confidence.slot >= 0 && confidence.elements != plane) {
-      throw Error(m3d::code::kModelContract, "output '" + names_.confidence + "' is not one plane of the input size");
-    }
-  }
+  return b;
+}
 
-  const auto t0 = std::chrono::steady_clock::now();
+// The model-output rule on the bound outputs; normals (and confidence) only when asked.
+OutputLayout Engine::output_layout(const Bindings& b, const Letterbox& box, bool normals) const {
+  OutputShapes shapes = b.outputs;
+  shapes.height = box.inputHeight;
+  shapes.width = box.inputWidth;
+  shapes.normal.present = shapes.normal.present && normals;
+  return check_outputs(shapes);
+}
+
+// Enqueues the inference on the session's stream, timed as the engine stage.
+void Engine::enqueue(Slot& slot, const Bindings& b) const {
+  gpu::Session& g = *slot.session;
+  m3d_trt_error err{};
   g.mark_engine(true);
-  if (!api->context_enqueue(slot.context, static_cast<int32_t>(names.size()), names.data(), addresses.data(), g.stream(),
-                            &err)) {
-    raise(err, code::kInference);
+  if (!lib_->api->context_enqueue(slot.context, static_cast<int32_t>(b.names.size()), b.names.data(),
+                                  b.addresses.data(), g.stream(), &err)) {
+    raise(err, m3d::code::kInference);
   }
   g.mark_engine(false);
+}
 
-  g.count_nonfinite(0, depth.elements, depth.type);
-  if (wantNormals) {
-    g.count_nonfinite(1, normal.elements, normal.type);
-    if (confidence.slot >= 0) g.count_nonfinite(2, confidence.elements, confidence.type);
-  }
-  g.postprocess_depth(depth.type, r.box, r.metricScale, 0.f, r.maxDepth);
+// Counts the NaN / Inf values of every output the pipeline reads, on the device.
+void Engine::count_nonfinite(gpu::Session& g, const Bindings& b, const OutputLayout& layout) const {
+  g.count_nonfinite(0, b.elements[0], b.outputs.depth.type);
+  if (layout.normalChannels == 0) return;
+  g.count_nonfinite(1, b.elements[1], b.outputs.normal.type);
+  if (layout.confidence && !layout.confidenceInNormals) g.count_nonfinite(2, b.elements[2], b.outputs.confidence.type);
+}
+
+// Depth, and normals with confidence when present, at full resolution, downloaded into `out`.
+void Engine::postprocess(gpu::Session& g, const RunRequest& r, const OutputLayout& layout, RunResult& out) const {
+  const size_t plane = size_t(r.box.inputHeight) * size_t(r.box.inputWidth);
   const size_t pixels = size_t(r.box.srcWidth) * size_t(r.box.srcHeight);
+  g.postprocess_depth(layout.type, r.box, r.metricScale, 0.f, r.maxDepth);
   out.depth.allocate(pixels * sizeof(float));
   g.download_depth(out.depth.as<float>());
-  if (wantNormals) {
-    const bool withConfidence = confidence.slot >= 0 || normalChannels == 4;
-    g.postprocess_normals(depth.type, r.box, plane, withConfidence, confidence.slot < 0 && normalChannels == 4);
-    out.normals.allocate(pixels * 3 * sizeof(float));
-    if (withConfidence) out.confidence.allocate(pixels * sizeof(float));
-    g.download_normals(out.normals.as<float>(), withConfidence ? out.confidence.as<float>() : nullptr);
+  if (layout.normalChannels == 0) return;
+  g.postprocess_normals(layout.type, r.box, plane, layout.confidence, layout.confidenceInNormals);
+  out.normals.allocate(pixels * 3 * sizeof(float));
+  if (layout.confidence) out.confidence.allocate(pixels * sizeof(float));
+  g.download_normals(out.normals.as<float>(), layout.confidence ? out.confidence.as<float>() : nullptr);
+}
+
+// The point cloud on the device when asked: organised (downloaded at synchronize) or dense.
+void Engine::backproject(gpu::Session& g, const RunRequest& r, const OutputLayout& layout, RunResult& out) const {
+  if (!r.cloud) return;
+  if (!r.organised) {
+    out.cloud = g.backproject_dense(r.K, r.range, r.colour, r.cloudNormals && layout.normalChannels > 0);
+    out.cloudCount = out.cloud.count;
+    return;
   }
-  if (r.cloud) {
-    if (r.organised) {
-      g.backproject_organised(r.K, r.range, r.colour);
-      out.cloud.points.allocate(pixels * 3 * sizeof(float));
-      if (r.colour) out.cloud.colours.allocate(pixels * 3);
-      g.download_points(out.cloud.points.as<float>(), r.colour ? out.cloud.colours.as<uint8_t>() : nullptr);
-      out.cloudCount = pixels;
-    } else {
-      out.cloud = g.backproject_dense(r.K, r.range, r.colour, r.cloudNormals && wantNormals);
-      out.cloudCount = out.cloud.count;
-    }
-  }
-  g.synchronize();
-  out.inferenceMs = std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  out.times = g.times();
-  const char* roleNames[3] = {names_.depth.c_str(), names_.normal.c_str(), names_.confidence.c_str()};
+  const size_t pixels = size_t(r.box.srcWidth) * size_t(r.box.srcHeight);
+  g.backproject_organised(r.K, r.range, r.colour);
+  out.cloud.points.allocate(pixels * 3 * sizeof(float));
+  if (r.colour) out.cloud.colours.allocate(pixels * 3);
+  g.download_points(out.cloud.points.as<float>(), r.colour ? out.cloud.colours.as<uint8_t>() : nullptr);
+  out.cloudCount = pixels;
+}
+
+// Throws ERR_NONFINITE_OUTPUT when an output read by the pipeline held NaN / Inf values.
+void Engine::check_nonfinite(const gpu::Session& g) const {
   for (int s = 0; s < 3; ++s) {
     const unsigned long long bad = g.nonfinite(s);
     if (bad > 0) {
       throw Error(m3d::code::kNonFinite,
-                  "TensorRT engine output '" + std::string(roleNames[s]) + "' has " + std::to_string(bad) +
+                  "TensorRT engine output '" + role_name(names_, s) + "' has " + std::to_string(bad) +
                       " NaN/Inf values; an FP16 engine may overflow: rebuild it with precision 'fp32' or check it with "
                       "the verify option");
     }

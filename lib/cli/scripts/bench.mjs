@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..', '..');
 const { values } = parseArgs({
   options: {
     iterations: { type: 'string', default: '30' },
@@ -62,7 +63,7 @@ let reference;
 let referenceNote = '';
 if (existsSync(values.python)) {
   try {
-    const out = execFileSync(values.python, [join(root, 'scripts', 'bench_reference.py'), '--sizes', values.sizes, '--iterations', String(iterations)], {
+    const out = execFileSync(values.python, [join(here, 'bench_reference.py'), '--sizes', values.sizes, '--iterations', String(iterations)], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,0 +1,109 @@
+/**
+ * The host pipeline: turns a {@link ModelRunner} (onnxruntime, Triton) into a
+ * {@link Backend} with the native CPU steps around it (pre-processing into the model's
+ * tensor, then de-canonicalisation and normals), and checks the runner's raw outputs.
+ * @internal
+ */
+import { performance } from 'node:perf_hooks';
+
+import { native } from '../native/binding';
+import type { ModelContract } from '../types';
+import type { Backend, InferRequest, InferResult, ModelOutputs, ModelRunner, RawOutput } from './types';
+
+const ms = (a: number, b: number) => Math.round((b - a) * 1000) / 1000;
+
+/**
+ * Checks a runner's raw outputs against the contract and the input size (the native
+ * model-output rule, shared with the TensorRT engine), and arranges them as
+ * {@link ModelOutputs}: normals with 3 or 4 planes, confidence separate or as the 4th plane.
+ */
+export function assembleOutputs(c: ModelContract, height: number, width: number, get: (name: string) => RawOutput): ModelOutputs {
+  const depth = get(c.outputs.depth);
+  const normal = c.outputs.normal ? get(c.outputs.normal) : undefined;
+  const confidence = normal && c.outputs.confidence ? get(c.outputs.confidence) : undefined;
+  const shape = (name: string, t: RawOutput) => ({ name, dims: [...t.dims], dtype: t.dtype });
+  const layout = native().checkOutputs({
+    height,
+    width,
+    depth: shape(c.outputs.depth, depth),
+    normal: normal && shape(c.outputs.normal!, normal),
+    confidence: confidence && shape(c.outputs.confidence!, confidence),
+  });
+  const out: ModelOutputs = { dtype: layout.dtype, depth: depth.data };
+  if (normal) {
+    const plane = height * width;
+    out.normals = normal.data;
+    out.normalPlaneStride = plane;
+    if (confidence) out.confidence = confidence.data;
+    else if (layout.confidenceInNormals) out.confidence = normal.data.subarray(3 * plane, 4 * plane);
+  }
+  return out;
+}
+
+class HostBackend implements Backend {
+  readonly name: Backend['name'];
+  readonly contract: ModelContract;
+  readonly description: string;
+  readonly #runner: ModelRunner;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(runner: ModelRunner) {
+    this.#runner = runner;
+    this.name = runner.name;
+    this.contract = runner.contract;
+    this.description = runner.description;
+  }
+
+  async infer(req: InferRequest): Promise<InferResult> {
+    const b = native();
+    const { inputHeight: Hi, inputWidth: Wi } = req.letterbox;
+    const t0 = performance.now();
+    const { tensor, letterbox } = await b.preprocess({
+      image: req.image,
+      inputHeight: Hi,
+      inputWidth: Wi,
+      normaliseInGraph: this.contract.normaliseInGraph,
+      dtype: this.contract.inputType,
+      maxPixels: req.maxPixels,
+    });
+    const t1 = performance.now();
+    const run = () => this.#runner.run(tensor, Hi, Wi);
+    const outputs = this.#runner.concurrent ? await run() : await this.#serial(run);
+    const t2 = performance.now();
+    const post = await b.postprocess({
+      letterbox,
+      metricScale: req.metricScale,
+      minDepth: 0,
+      maxDepth: req.maxDepth,
+      dtype: outputs.dtype,
+      depth: outputs.depth,
+      normals: req.normals ? outputs.normals : undefined,
+      normalPlaneStride: outputs.normalPlaneStride,
+      confidence: req.normals ? outputs.confidence : undefined,
+      outDepth: req.outDepth,
+    });
+    const t3 = performance.now();
+    return {
+      depth: post.depth,
+      normals: post.normals,
+      confidence: post.confidence,
+      timings: { preprocess: ms(t0, t1), inference: ms(t1, t2), postprocess: ms(t2, t3) },
+    };
+  }
+
+  /** In-process runners run one request at a time; a failure does not block the next one. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn);
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  dispose(): Promise<void> {
+    return this.#runner.dispose();
+  }
+}
+
+/** A backend that runs the native CPU steps around a model runner. */
+export function hostBackend(runner: ModelRunner): Backend {
+  return new HostBackend(runner);
+}

@@ -1,0 +1,188 @@
+/**
+ * Which backend serves a model: load options checked and resolved, the `auto` order
+ * (TensorRT when it is usable here, else onnxruntime on the CPU, and why), Triton on
+ * request.
+ * @internal
+ */
+import { BackendUnavailableError, CancelledError } from '../errors';
+import { DEFAULT_FOV_DEGREES } from '../io/intrinsics';
+import { modelInputSize } from '../model/contract';
+import { registry, resolveModel, tritonModelName } from '../model/registry';
+import { native, nativePath } from '../native/binding';
+import { gpuStatus } from '../native/gpu';
+import { packageVersion } from '../paths';
+import type { ContractKind, LoadOptions, ModelContract, ModelInfo, Progress, RuntimeInfo, TritonLoadOptions, Verification } from '../types';
+import { finiteNumber, integerIn, invalid, oneOf, optionalFunction, optionalInputSize, optionalObject, optionalSignal } from '../validate';
+import { hostBackend } from './host';
+import { createOnnxRuntimeBackend, onnxruntimeStatus } from './onnxruntime';
+import { createTensorRTBackend } from './tensorrt/backend';
+import { engineTarget } from './tensorrt/engine';
+import { resolveTensorRTOptions, tensorrtStatus, type ResolvedTensorRTOptions } from './tensorrt/options';
+import { createTritonBackend, tritonStatus } from './triton/backend';
+import type { Backend } from './types';
+
+const DEFAULT_MAX_PIXELS = 100_000_000;
+
+/** Load options checked, with their defaults. */
+export interface ResolvedLoadOptions {
+  model: string;
+  backend: 'auto' | 'onnxruntime' | 'tensorrt' | 'triton';
+  contract?: ContractKind;
+  inputSize?: [number, number];
+  cacheDir?: string;
+  maxPixels: number;
+  threads?: number;
+  defaultFov: number;
+  tensorrt: ResolvedTensorRTOptions;
+  triton?: unknown;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+/** A backend chosen for a model, with what {@link Metric3D} reports about it. */
+export interface Selection {
+  backend: Backend;
+  model: ModelInfo;
+  /** Why this backend (and why faster ones were not). */
+  reason: string;
+  maxPixels: number;
+  defaultFov: number;
+  verification?: Verification;
+}
+
+/** Checks load options and fills in defaults. */
+export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
+  const o = optionalObject(options, 'options');
+  if (typeof o.model !== 'string' || o.model.length === 0) invalid('a model name or .onnx path', 'options.model', o.model);
+  const backend = oneOf(o.backend ?? 'auto', 'options.backend', ['auto', 'onnxruntime', 'tensorrt', 'triton'] as const);
+  const contract = o.contract === undefined ? undefined : oneOf(o.contract, 'options.contract', ['upstream', 'community'] as const);
+  const inputSize = optionalInputSize(o.inputSize, 'options.inputSize');
+  if (o.cacheDir !== undefined && typeof o.cacheDir !== 'string') invalid('a folder path', 'options.cacheDir', o.cacheDir);
+  const maxPixels = o.maxPixels === undefined ? DEFAULT_MAX_PIXELS : integerIn(o.maxPixels, 'options.maxPixels', 1, 2 ** 31);
+  const threads = o.threads === undefined ? undefined : integerIn(o.threads, 'options.threads', 1, 1024);
+  const defaultFov = o.defaultFov === undefined ? DEFAULT_FOV_DEGREES : finiteNumber(o.defaultFov, 'options.defaultFov');
+  if (!(defaultFov > 0 && defaultFov < 180)) invalid('a field of view in (0, 180) degrees', 'options.defaultFov', defaultFov);
+  const onProgress = optionalFunction<(p: Progress) => void>(o.onProgress, 'options.onProgress');
+  const signal = optionalSignal(o.signal, 'options.signal');
+  const tensorrt = resolveTensorRTOptions(o.tensorrt);
+  if (backend !== 'triton' && o.triton !== undefined) invalid("backend: 'triton' (the triton options need it)", 'options.backend', o.backend);
+  return {
+    model: o.model,
+    backend,
+    contract,
+    inputSize,
+    cacheDir: o.cacheDir as string | undefined,
+    maxPixels,
+    threads,
+    defaultFov,
+    tensorrt,
+    triton: o.triton,
+    onProgress,
+    signal,
+  };
+}
+
+export function modelInfo(contract: ModelContract, inputSize: [number, number], path: string, name?: string): ModelInfo {
+  return {
+    name,
+    path,
+    contract: contract.kind,
+    inputSize,
+    dynamicSize: contract.dynamicSize,
+    hasNormals: !!contract.outputs.normal,
+    inputType: contract.inputType,
+  };
+}
+
+/**
+ * Loads the model on the backend the options ask for: `triton`, `tensorrt`,
+ * `onnxruntime`, or `auto` (TensorRT when available and the engine can be built or
+ * loaded, else onnxruntime on the CPU, saying why).
+ */
+export async function selectBackend(o: ResolvedLoadOptions): Promise<Selection> {
+  native(); // fail early, with the loader's explanation, if the addon is missing
+  if (o.backend === 'triton') return selectTriton(o);
+  const trt = tensorrtStatus(o.tensorrt.device);
+  if (o.backend === 'tensorrt' && !trt.available) {
+    throw new BackendUnavailableError(`tensorrt backend not available: ${trt.reason}`);
+  }
+  const resolved = resolveModel(o.model, o.cacheDir);
+  const reg = registry();
+  const label = resolved.name ? `registry model '${resolved.name}'` : resolved.path;
+  const sizeFor = (contract: ModelContract) => modelInputSize(contract, { entry: resolved.entry, kind: o.contract, label, inputSize: o.inputSize });
+  const selection = (backend: Backend, inputSize: [number, number], reason: string): Selection => ({
+    backend,
+    model: modelInfo(backend.contract, inputSize, resolved.path, resolved.name),
+    reason,
+    maxPixels: o.maxPixels,
+    defaultFov: o.defaultFov,
+  });
+
+  let reason: string;
+  if (o.backend === 'onnxruntime') {
+    reason = 'onnxruntime requested';
+  } else if (!trt.available) {
+    reason = `auto: tensorrt not available (${trt.reason}); using onnxruntime on the CPU`;
+  } else {
+    try {
+      const target = engineTarget(resolved.path, label, reg.contracts, sizeFor, o.tensorrt.profile);
+      const backend = await createTensorRTBackend(target, o.tensorrt, { onProgress: o.onProgress, signal: o.signal });
+      const why = o.backend === 'tensorrt' ? 'tensorrt requested' : 'auto: tensorrt available';
+      const engine = backend.engine;
+      const s = selection(
+        backend,
+        target.inputSize,
+        `${why} (${backend.description}; engine ${engine.cached ? 'from cache' : `built in ${engine.buildSeconds} s`}: ${engine.enginePath})`,
+      );
+      return s;
+    } catch (e) {
+      if (o.backend === 'tensorrt' || e instanceof CancelledError) throw e;
+      reason = `auto: tensorrt could not be used (${(e as Error).message}); using onnxruntime on the CPU`;
+    }
+  }
+
+  const backend = hostBackend(await createOnnxRuntimeBackend(resolved.path, reg.contracts, o.threads));
+  try {
+    return selection(backend, sizeFor(backend.contract), `${reason} (${backend.description})`);
+  } catch (e) {
+    await backend.dispose().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Triton: the registry entry or file gives the contract to expect; the server serves the model. */
+async function selectTriton(o: ResolvedLoadOptions): Promise<Selection> {
+  const t = optionalObject(o.triton, 'options.triton') as Partial<TritonLoadOptions>;
+  const reg = registry();
+  const entry = Object.prototype.hasOwnProperty.call(reg.models, o.model) ? reg.models[o.model] : undefined;
+  const name = entry ? o.model : undefined;
+  const modelName = t.modelName ?? tritonModelName(o.model, name);
+  const backend = hostBackend(await createTritonBackend({ ...t, modelName } as TritonLoadOptions, reg.contracts));
+  try {
+    const label = `triton model '${modelName}'${name ? ` (registry model '${name}')` : ''}`;
+    const size = modelInputSize(backend.contract, { entry, kind: o.contract, label, inputSize: o.inputSize });
+    return {
+      backend,
+      model: modelInfo(backend.contract, size, `${String(t.url).replace(/\/+$/, '')}/v2/models/${modelName}`, name),
+      reason: `triton requested (${backend.description})`,
+      maxPixels: o.maxPixels,
+      defaultFov: o.defaultFov,
+    };
+  } catch (e) {
+    await backend.dispose().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Versions, backends and GPU availability on this machine. */
+export function runtimeInfo(): RuntimeInfo {
+  const b = native();
+  return {
+    version: packageVersion(),
+    nativeVersion: b.version,
+    nativeBinary: nativePath() ?? '',
+    threads: b.numThreads(),
+    backends: { onnxruntime: onnxruntimeStatus(), tensorrt: tensorrtStatus(), triton: tritonStatus() },
+    gpu: gpuStatus(),
+  };
+}

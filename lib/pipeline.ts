@@ -1,0 +1,175 @@
+/**
+ * The path of one request: decode -> intrinsics -> letterbox -> backend.infer ->
+ * result (with its writers), and for point clouds the back-projection. Independent of
+ * which backend serves the model.
+ * @module
+ */
+import { performance } from 'node:perf_hooks';
+
+import type { Backend } from './backends/types';
+import { attachCloudWriters, attachPredictionWriters } from './io/writers';
+import { decodeImage, type DecodedImage } from './io/input';
+import { resolveIntrinsics } from './io/intrinsics';
+import { native, type NativeCloud } from './native/binding';
+import type {
+  ImageInput,
+  Intrinsics,
+  IntrinsicsSource,
+  Letterbox,
+  ModelInfo,
+  PointCloud,
+  PointCloudOptions,
+  PredictOptions,
+  PredictResult,
+} from './types';
+import { booleanOr, finiteNumber, invalid, optionalObject } from './validate';
+
+/** Depth beyond this many metres is clamped unless `maxDepth` says otherwise. */
+const DEFAULT_MAX_DEPTH = 300;
+/** Focal length of the canonical camera space, in pixels. */
+const CANONICAL_FOCAL = 1000;
+
+/** What a request needs to know about the instance serving it. */
+export interface PipelineContext {
+  backend: Backend;
+  model: ModelInfo;
+  maxPixels: number;
+  defaultFov: number;
+}
+
+/** A prediction together with the decoded image (for colours) and the backend's own cloud. */
+export interface Prediction {
+  result: PredictResult;
+  decoded: DecodedImage;
+  /** Point cloud back-projected by the backend itself. */
+  cloud?: NativeCloud;
+}
+
+/** The back-projection a point-cloud request asks for. */
+export interface CloudRequest {
+  minDepth: number;
+  organised: boolean;
+  colour: boolean;
+  normals: boolean;
+}
+
+const ms = (a: number, b: number) => Math.round((b - a) * 1000) / 1000;
+
+/**
+ * De-canonical scale fx' / 1000 with fx' = fx * s (pipeline.md 1.5 and 3.3).
+ *
+ * @example
+ * ```ts
+ * const r = await m.predict(jpeg, { intrinsics: { fx: 721.5 } });
+ * metricScale(r.intrinsics, r.letterbox); // canonical depth x this = metres
+ * ```
+ */
+export function metricScale(intrinsics: Intrinsics, letterbox: Letterbox): number {
+  return (intrinsics.fx * letterbox.scale) / CANONICAL_FOCAL;
+}
+
+/** Depth (and normals) of one image; with `cloud`, a backend that back-projects itself returns the cloud too. */
+export async function predict(
+  ctx: PipelineContext,
+  input: ImageInput,
+  options: PredictOptions,
+  override?: { normals?: boolean },
+  cloud?: CloudRequest,
+): Promise<Prediction> {
+  const o = optionalObject(options, 'options') as PredictOptions;
+  const wantNormals = booleanOr(override?.normals ?? o.normals, 'options.normals', true) && ctx.model.hasNormals;
+  const maxDepth = o.maxDepth === undefined ? DEFAULT_MAX_DEPTH : finiteNumber(o.maxDepth, 'options.maxDepth');
+  if (!(maxDepth > 0)) invalid('a positive number', 'options.maxDepth', maxDepth);
+  const fov = o.fov === undefined ? ctx.defaultFov : finiteNumber(o.fov, 'options.fov');
+  const out = optionalObject(o.out, 'options.out');
+  if (out.depth !== undefined && !(out.depth instanceof Float32Array)) invalid('a Float32Array', 'options.out.depth', out.depth);
+
+  const t0 = performance.now();
+  const decoded = await decodeImage(input, ctx.maxPixels);
+  const { width, height } = decoded.image;
+  const t1 = performance.now();
+  const sensorWidthMm = o.sensorWidthMm === undefined ? undefined : finiteNumber(o.sensorWidthMm, 'options.sensorWidthMm');
+  if (sensorWidthMm !== undefined && !(sensorWidthMm > 0)) invalid('a positive sensor width in mm', 'options.sensorWidthMm', sensorWidthMm);
+  const { intrinsics, source, detail } = resolveIntrinsics(o.intrinsics, decoded.camera, fov, width, height, sensorWidthMm);
+
+  const [Hi, Wi] = ctx.model.inputSize;
+  const letterbox = native().letterbox(height, width, Hi, Wi);
+  const r = await ctx.backend.infer({
+    image: decoded.image,
+    letterbox,
+    maxPixels: ctx.maxPixels,
+    metricScale: metricScale(intrinsics, letterbox),
+    maxDepth,
+    normals: wantNormals,
+    outDepth: out.depth as Float32Array | undefined,
+    cloud: cloud && { intrinsics, minDepth: cloud.minDepth, maxDepth: Infinity, organised: cloud.organised, colour: cloud.colour, normals: cloud.normals },
+  });
+  const t2 = performance.now();
+  const result = attachPredictionWriters({
+    depth: r.depth,
+    width,
+    height,
+    normals: wantNormals ? r.normals : undefined,
+    normalConfidence: wantNormals ? r.confidence : undefined,
+    intrinsics,
+    intrinsicsSource: source as IntrinsicsSource,
+    intrinsicsDetail: detail,
+    camera: decoded.camera,
+    letterbox,
+    backend: ctx.backend.name,
+    timings: { decode: ms(t0, t1), ...r.timings, total: ms(t0, t2) },
+  });
+  return { result, decoded, cloud: r.cloud };
+}
+
+/** A metric point cloud of one image: the backend's own, else the native back-projection of the depth. */
+export async function pointcloud(ctx: PipelineContext, input: ImageInput, options: PointCloudOptions | undefined): Promise<PointCloud> {
+  const o = optionalObject(options, 'options') as PointCloudOptions;
+  const organised = booleanOr(o.organised, 'options.organised', false);
+  const colour = booleanOr(o.colour, 'options.colour', true);
+  const withNormals = booleanOr(o.withNormals, 'options.withNormals', false);
+  const minDepth = o.minDepth === undefined ? 0 : finiteNumber(o.minDepth, 'options.minDepth');
+  if (o.outPoints !== undefined && !(o.outPoints instanceof Float32Array)) invalid('a Float32Array', 'options.outPoints', o.outPoints);
+  const { result, decoded, cloud: own } = await predict(
+    ctx,
+    input,
+    o,
+    { normals: withNormals || o.normals },
+    { minDepth, organised, colour, normals: withNormals },
+  );
+  const t0 = performance.now();
+  const cloud =
+    own ??
+    (await native().backproject({
+      depth: result.depth,
+      width: result.width,
+      height: result.height,
+      intrinsics: result.intrinsics,
+      minDepth,
+      maxDepth: Infinity,
+      organised,
+      image: colour ? decoded.image : undefined,
+      normals: withNormals ? result.normals : undefined,
+      outPoints: organised ? o.outPoints : undefined,
+    }));
+  if (own && organised && o.outPoints) {
+    if (o.outPoints.length !== own.points.length) invalid(`a Float32Array of ${own.points.length} values`, 'options.outPoints', o.outPoints);
+    o.outPoints.set(own.points);
+    cloud.points = o.outPoints;
+  }
+  const backproject = own ? (result.timings.backproject ?? 0) : ms(t0, performance.now());
+  return attachCloudWriters({
+    organised,
+    count: cloud.count,
+    width: result.width,
+    height: result.height,
+    points: cloud.points,
+    colours: cloud.colours,
+    normals: cloud.normals,
+    indices: cloud.indices,
+    intrinsics: result.intrinsics,
+    intrinsicsSource: result.intrinsicsSource,
+    prediction: result,
+    timings: { ...result.timings, backproject, total: Math.round((result.timings.total + backproject) * 1000) / 1000 },
+  });
+}
