@@ -4,8 +4,9 @@
  */
 import { resolveLoadOptions, runtimeInfo, selectBackend, type Selection } from './backends/select';
 import type { Backend } from './backends/types';
-import { verifyEngine } from './backends/verify';
-import { DisposedError } from './errors';
+import { verificationImage } from './backends/verify';
+import { DisposedError, VerifyError } from './errors';
+import { depthAgreement } from './eval/metrics';
 import { native } from './native/binding';
 import { pointcloud, predict, type PipelineContext } from './pipeline';
 import type {
@@ -38,7 +39,7 @@ export class Metric3D {
   readonly #backend: Backend;
   readonly #context: PipelineContext;
   readonly #reason: string;
-  readonly #verification: Verification | undefined;
+  #verification: Verification | undefined;
   readonly #inflight = new Set<Promise<unknown>>();
   #disposed = false;
   #disposing: Promise<void> | undefined;
@@ -47,7 +48,6 @@ export class Metric3D {
     this.#backend = s.backend;
     this.#context = { backend: s.backend, model: s.model, maxPixels: s.maxPixels, defaultFov: s.defaultFov };
     this.#reason = s.reason;
-    this.#verification = s.verification;
   }
 
   /**
@@ -61,16 +61,16 @@ export class Metric3D {
    */
   static async load(options: LoadOptions): Promise<Metric3D> {
     const o = resolveLoadOptions(options);
-    const s = await selectBackend(o);
-    if (o.tensorrt.verify && s.backend.engine) {
+    const m = new Metric3D(await selectBackend(o));
+    if (o.tensorrt.verify && m.#backend.engine) {
       try {
-        s.verification = await verifyEngine(s, o.tensorrt.verify.maxAbsRel, o.threads);
+        await m.#verify(o.tensorrt.verify.maxAbsRel, o.threads);
       } catch (e) {
-        await s.backend.dispose();
+        await m.dispose();
         throw e;
       }
     }
-    return new Metric3D(s);
+    return m;
   }
 
   /**
@@ -174,6 +174,30 @@ export class Metric3D {
       })();
     }
     return this.#disposing;
+  }
+
+  /** The `tensorrt.verify` check: this instance's depth against onnxruntime's on the bundled photo. */
+  async #verify(maxAbsRel: number | undefined, threads: number | undefined): Promise<void> {
+    const sample = verificationImage();
+    const { path, inputSize } = this.#context.model;
+    const reference = await Metric3D.load({ model: path, backend: 'onnxruntime', inputSize, threads });
+    let v: Verification;
+    try {
+      const opts = { intrinsics: sample.intrinsics, normals: false };
+      const mine = await this.predict(sample.path, opts);
+      const ref = await reference.predict(sample.path, opts);
+      const precision = this.#backend.engine?.precision ?? this.#backend.name;
+      v = { ...depthAgreement(mine.depth, ref.depth), reference: 'onnxruntime', image: sample.path, precision };
+    } finally {
+      await reference.dispose();
+    }
+    this.#verification = v;
+    if (maxAbsRel !== undefined && !(v.absRel <= maxAbsRel)) {
+      throw new VerifyError(
+        `the ${v.precision} engine's depth differs from onnxruntime's by AbsRel ${v.absRel.toFixed(4)} ` +
+          `(limit ${maxAbsRel}) on ${v.image}; rebuild with precision 'fp32' or check the export`,
+      );
+    }
   }
 
   #track<T>(fn: () => Promise<T>): Promise<T> {

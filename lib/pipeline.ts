@@ -10,19 +10,10 @@ import type { Backend } from './backends/types';
 import { attachCloudWriters, attachPredictionWriters } from './io/writers';
 import { decodeImage, type DecodedImage } from './io/input';
 import { resolveIntrinsics } from './io/intrinsics';
-import { native, type NativeCloud } from './native/binding';
-import type {
-  ImageInput,
-  Intrinsics,
-  IntrinsicsSource,
-  Letterbox,
-  ModelInfo,
-  PointCloud,
-  PointCloudOptions,
-  PredictOptions,
-  PredictResult,
-} from './types';
+import { native } from './native/binding';
+import type { ImageInput, Intrinsics, IntrinsicsSource, Letterbox, ModelInfo, PointCloud, PointCloudOptions, PredictOptions, PredictResult } from './types';
 import { booleanOr, finiteNumber, invalid, optionalObject } from './validate';
+import type { NativeCloud } from './native/types';
 
 /** Depth beyond this many metres is clamped unless `maxDepth` says otherwise. */
 const DEFAULT_MAX_DEPTH = 300;

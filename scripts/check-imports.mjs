@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 // Checks the import graph of lib/ (value and type imports alike): no cycle, and no
-// chain of imports longer than MAX_DEPTH modules. Prints the longest chain.
+// chain of imports longer than MAX_DEPTH modules. Prints the longest chain; with
+// --levels, every module's depth (1 = imports nothing from lib/).
+//
+// The shortest possible top chain is 8 modules: cli/main -> cli/commands/eval ->
+// eval/evaluate -> metric3d -> backends/select -> a backend -> native/binding -> errors.
+// The one module above that floor is backends/host (the native steps around a model
+// runner), which the onnxruntime and Triton runners import for the output checks.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const MAX_DEPTH = 7;
+const MAX_DEPTH = 9;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const lib = join(root, 'lib');
 
@@ -72,7 +78,7 @@ if (process.argv.includes('--levels')) {
   for (const f of [...graph.keys()].sort((a, b) => depth.get(b) - depth.get(a))) console.log(`${depth.get(f)}  ${name(f)}`);
 }
 if (chain.length > MAX_DEPTH) {
-  console.error(`the longest import chain has ${chain.length} modules; at most ${MAX_DEPTH} keep the layers readable`);
+  console.error(`the longest import chain has ${chain.length} modules; at most ${MAX_DEPTH} keep the layers readable (see --levels)`);
   failed = true;
 }
 process.exit(failed ? 1 : 0);

@@ -3,7 +3,7 @@
 // it into an empty folder the way a user does (npm's default script policy, npm cache
 // preferred), then - with no compiler on PATH - requires it, imports it, and runs
 // `metric3d info` and `metric3d demo` on the bundled photo. Needs the addon built and
-// `npm run prebuild` done (npm test does both).
+// `npm run build:prebuilds` done (npm test does both).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Copy the test photos and write OpenCV / PyTorch reference results for them.
 
-Source: /work/shared/data/metric3d-demo (or the folder given with --data).
+Source: the demo photo set given with --data (default: ../shared/data/metric3d-demo
+beside the repository).
 Writes:
   test/fixtures/photos/     two photos with ground-truth depth, cameras.json, and the
                             decoded RGB of each photo as binary PPM (for the C++ tests)
@@ -29,7 +30,7 @@ import torch.nn.functional as F
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTOS = os.path.join(ROOT, "test", "fixtures", "photos")
 REFERENCE = os.path.join(ROOT, "test", "fixtures", "reference")
-DEFAULT_DATA = "/work/shared/data/metric3d-demo"
+DEFAULT_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "metric3d-demo")
 
 HI, WI = 616, 1064
 MEAN = (123.675, 116.28, 103.53)

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// npm test: builds and runs the C++ core tests (ctest), builds the addon (and the
-// prebuild) and the TypeScript library, runs the vitest suites, builds the API docs
-// (no warnings, an example on every export), then the pack-and-install test.
+// npm test: builds and runs the C++ core tests (ctest), builds the addon and the
+// TypeScript library, checks lib/'s import graph (no cycle, shallow layers), runs the
+// vitest suites, builds the API docs (no warnings, an example on every export), then
+// builds the prebuild and runs the pack-and-install test.
 // Exits non-zero on any failure.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -39,6 +40,8 @@ run('cmake', ['--build', coreBuild, '--parallel']);
 run('ctest', ['--test-dir', coreBuild, '--output-on-failure', '--label-exclude', 'gpu']);
 gpuTests(join(coreBuild, 'native', 'core', 'test_gpu'));
 run('npm', ['run', 'build', '--silent']);
+run(process.execPath, [join(root, 'scripts', 'check-imports.mjs')]);
 run(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run']);
 run('npm', ['run', 'docs', '--silent']);
+run('npm', ['run', 'build:prebuilds', '--silent']);
 run(process.execPath, [join(root, 'scripts', 'install-test.mjs')]);

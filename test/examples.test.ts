@@ -47,8 +47,14 @@ const bytesOf = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.by
 const png16Of = (d: number) => (d > 0 ? Math.min(65535, Math.round(d * 256)) : 0);
 
 describe('examples/depth-service', () => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let app: any;
+  /** The parts of the Fastify instance (plus the example's decorations) the tests use. */
+  let app: {
+    listen(o: { port: number; host: string }): Promise<string>;
+    close(): Promise<void>;
+    server: { address(): { port: number } };
+    depthQueue: { active: number };
+    metric3d: Metric3D;
+  };
   let base: string;
   let direct: Metric3D;
   let refDepth: Float32Array;

@@ -6,10 +6,10 @@ import type * as OrtTypes from 'onnxruntime-node';
 
 import { detectContract } from '../model/contract';
 import { BackendUnavailableError, InferenceError, ModelLoadError } from '../errors';
-import type { TensorData } from '../native/binding';
 import type { BackendStatus, ContractKind, ContractSpec, ModelContract, ValueInfo } from '../types';
 import { assembleOutputs } from './host';
 import type { ModelOutputs, ModelRunner } from './types';
+import type { TensorData } from '../native/types';
 
 type Ort = typeof OrtTypes;
 let ort: Ort | undefined;

@@ -11,12 +11,11 @@ import { registry, resolveModel, tritonModelName } from '../model/registry';
 import { native, nativePath } from '../native/binding';
 import { gpuStatus } from '../native/gpu';
 import { packageVersion } from '../paths';
-import type { ContractKind, LoadOptions, ModelContract, ModelInfo, Progress, RuntimeInfo, TritonLoadOptions, Verification } from '../types';
+import type { ContractKind, LoadOptions, ModelContract, ModelInfo, Progress, RuntimeInfo, TritonLoadOptions } from '../types';
 import { finiteNumber, integerIn, invalid, oneOf, optionalFunction, optionalInputSize, optionalObject, optionalSignal } from '../validate';
 import { hostBackend } from './host';
 import { createOnnxRuntimeBackend, onnxruntimeStatus } from './onnxruntime';
-import { createTensorRTBackend } from './tensorrt/backend';
-import { engineTarget } from './tensorrt/engine';
+import { createTensorRTBackend, engineTarget } from './tensorrt/engine';
 import { resolveTensorRTOptions, tensorrtStatus, type ResolvedTensorRTOptions } from './tensorrt/options';
 import { createTritonBackend, tritonStatus } from './triton/backend';
 import type { Backend } from './types';
@@ -47,7 +46,6 @@ export interface Selection {
   reason: string;
   maxPixels: number;
   defaultFov: number;
-  verification?: Verification;
 }
 
 /** Checks load options and fills in defaults. */
@@ -82,7 +80,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   };
 }
 
-export function modelInfo(contract: ModelContract, inputSize: [number, number], path: string, name?: string): ModelInfo {
+function modelInfo(contract: ModelContract, inputSize: [number, number], path: string, name?: string): ModelInfo {
   return {
     name,
     path,

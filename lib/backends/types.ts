@@ -4,8 +4,8 @@
  * which the host pipeline (host.ts) turns into a Backend.
  * @internal
  */
-import type { NativeCloud, NativeCloudRequest, NativeImage, TensorData, TensorDType } from '../native/binding';
 import type { BackendName, EngineBuildResult, Letterbox, ModelContract } from '../types';
+import type { NativeCloud, NativeCloudRequest, NativeImage, TensorData, TensorDType } from '../native/types';
 
 /** One decoded image, its letterbox geometry and what to compute for it. */
 export interface InferRequest {

@@ -6,9 +6,9 @@
 import sharp from 'sharp';
 
 import { ChannelsError, DecodeError, ImageTooLargeError, InvalidArgumentError } from '../errors';
-import type { NativeImage } from '../native/binding';
 import type { ExifCamera, ImageInput, RawImage } from '../types';
 import { describe, isPlainObject } from '../validate';
+import type { NativeImage } from '../native/types';
 
 
 /** A decoded image plus what EXIF said about the camera. */

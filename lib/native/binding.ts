@@ -5,56 +5,10 @@
 import { errorFromCode, NativeError } from '../errors';
 import { packageRoot } from '../paths';
 import type { GpuStatus, Letterbox } from '../types';
+import type { GpuTimes, NativeCloud, NativeCloudRequest, NativeImage, NativeOutputShape, TensorData, TensorDType } from './types';
 
+export type { GpuTimes, NativeCloud, NativeCloudRequest, NativeImage, NativeOutputShape, TensorData, TensorDType };
 
-export interface NativeImage {
-  pixels: Uint8Array;
-  width: number;
-  height: number;
-  channels: number;
-  order: 'rgb' | 'bgr';
-  stride?: number;
-}
-
-export type TensorDType = 'float32' | 'float16';
-export type TensorData = Float32Array | Uint16Array;
-
-export interface NativeCloud {
-  organised: boolean;
-  count: number;
-  points: Float32Array;
-  colours?: Uint8Array;
-  normals?: Float32Array;
-  indices?: Uint32Array;
-}
-
-/** Back-projection settings of a fused GPU request. */
-export interface NativeCloudRequest {
-  intrinsics: { fx: number; fy: number; cx: number; cy: number };
-  minDepth: number;
-  maxDepth: number;
-  organised: boolean;
-  colour: boolean;
-  normals: boolean;
-}
-
-/** GPU time per stage of a fused request, in milliseconds (wall: enqueue to results). */
-export interface GpuTimes {
-  upload: number;
-  preprocess: number;
-  engine: number;
-  postprocess: number;
-  backproject: number;
-  download: number;
-  wall: number;
-}
-
-/** One raw model output's shape, as {@link NativeBinding.checkOutputs} takes it. */
-export interface NativeOutputShape {
-  name: string;
-  dims: number[];
-  dtype: TensorDType;
-}
 
 export interface NativeBinding {
   readonly version: string;

@@ -1,16 +1,14 @@
 /**
  * TensorRT backend: a loaded engine with a pool of execution contexts running the fused
  * GPU pipeline (preprocess kernel -> enqueueV3 -> postprocess / back-projection kernels,
- * one upload and one download per request).
+ * one upload and one download per request). engine.ts builds or finds the plan.
  * @internal
  */
 import { EngineLoadError, ModelContractError } from '../../errors';
-import { native, type EngineHandle, type NativeImage, type NativeTensorRT } from '../../native/binding';
-import type { EngineBuildResult, ModelContract, Progress } from '../../types';
+import { native, type EngineHandle, type NativeTensorRT } from '../../native/binding';
+import type { EngineBuildResult, ModelContract } from '../../types';
 import { invalid } from '../../validate';
 import type { Backend, InferRequest, InferResult } from '../types';
-import { buildResult, ensureEngine, warn, type EngineTarget } from './engine';
-import type { ResolvedTensorRTOptions } from './options';
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -123,7 +121,7 @@ export class TensorRTBackend implements Backend {
 export async function loadEngine(
   plan: Uint8Array,
   contract: ModelContract,
-  o: ResolvedTensorRTOptions,
+  o: { contexts: number; device: number },
   summary: EngineBuildResult,
 ): Promise<TensorRTBackend> {
   const loaded = await native().trtLoad({
@@ -140,42 +138,4 @@ export async function loadEngine(
     throw new ModelContractError(`the engine input is ${engineInput.type}, the ONNX input ${contract.inputType}`);
   }
   return new TensorRTBackend(loaded.handle, loaded.slots, contract, summary, loaded.deviceMemory);
-}
-
-/** Builds or loads the engine of a target and readies it: warm-up runs on every context. */
-export async function createTensorRTBackend(
-  target: EngineTarget,
-  o: ResolvedTensorRTOptions,
-  hooks: { onProgress?: (p: Progress) => void; signal?: AbortSignal },
-): Promise<TensorRTBackend> {
-  let engine = await ensureEngine(target, o, hooks);
-  let backend: TensorRTBackend;
-  try {
-    backend = await loadEngine(engine.plan, target.contract, o, buildResult(engine));
-  } catch (e) {
-    if (!engine.cached || !(e instanceof EngineLoadError)) throw e;
-    warn(`metric3d-trt: cached engine ${engine.enginePath} could not be loaded (${e.message}); rebuilding`);
-    engine = await ensureEngine(target, { ...o, rebuild: true }, hooks);
-    backend = await loadEngine(engine.plan, target.contract, o, buildResult(engine));
-  }
-  try {
-    await warmUp(backend, target.inputSize, o.warmup);
-  } catch (e) {
-    await backend.dispose();
-    throw e;
-  }
-  return backend;
-}
-
-/** Runs every execution context `rounds` times on a mid-grey image of the input size. */
-async function warmUp(backend: TensorRTBackend, size: [number, number], rounds: number): Promise<void> {
-  if (rounds <= 0) return;
-  const [h, w] = size;
-  const image: NativeImage = { pixels: new Uint8Array(h * w * 3).fill(128), width: w, height: h, channels: 3, order: 'rgb' };
-  const letterbox = native().letterbox(h, w, h, w);
-  for (let r = 0; r < rounds; r++) {
-    await Promise.all(
-      Array.from({ length: backend.slots }, () => backend.infer({ image, letterbox, maxPixels: h * w, metricScale: 1, maxDepth: 300, normals: true })),
-    );
-  }
 }

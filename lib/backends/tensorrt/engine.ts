@@ -1,12 +1,13 @@
 /**
  * TensorRT engines: the build target of a model (graph scan, contract, profile), the
- * engine cache lookup, the build with progress and cancellation, and its summary.
+ * engine cache lookup, the build with progress and cancellation, its summary, and a
+ * backend readied on it (loaded, rebuilt once if the cached plan will not load, warmed up).
  * @internal
  */
 import { statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-import { BackendUnavailableError, CancelledError, EngineBuildError, Metric3DError } from '../../errors';
+import { BackendUnavailableError, CancelledError, EngineBuildError, EngineLoadError, Metric3DError } from '../../errors';
 import { detectContract, modelInputSize } from '../../model/contract';
 import {
   ENGINE_CACHE_FORMAT,
@@ -22,6 +23,8 @@ import {
 import { scanOnnxGraph, type GraphScan } from '../../model/onnx-graph';
 import { registry } from '../../model/registry';
 import { native, type NativeBuildEvent } from '../../native/binding';
+import type { NativeImage } from '../../native/types';
+import { loadEngine, TensorRTBackend } from './backend';
 import type { ContractKind, ContractSpec, EngineBuildResult, EngineKey, ModelContract, Progress, ResolvedModel, TensorRTStatus } from '../../types';
 import { chooseProfile, tensorrtStatus, type EngineProfile, type ResolvedTensorRTOptions } from './options';
 
@@ -82,7 +85,7 @@ function safeReporter(fn: ((p: Progress) => void) | undefined): (p: Progress) =>
   };
 }
 
-export function warn(message: string): void {
+function warn(message: string): void {
   process.emitWarning(message, { code: 'METRIC3D_ENGINE_CACHE' });
 }
 
@@ -238,3 +241,40 @@ export function buildResult(e: { record: EngineRecord; enginePath: string; cache
   };
 }
 
+/** Builds or loads the engine of a target and readies it: warm-up runs on every context. */
+export async function createTensorRTBackend(
+  target: EngineTarget,
+  o: ResolvedTensorRTOptions,
+  hooks: { onProgress?: (p: Progress) => void; signal?: AbortSignal },
+): Promise<TensorRTBackend> {
+  let engine = await ensureEngine(target, o, hooks);
+  let backend: TensorRTBackend;
+  try {
+    backend = await loadEngine(engine.plan, target.contract, o, buildResult(engine));
+  } catch (e) {
+    if (!engine.cached || !(e instanceof EngineLoadError)) throw e;
+    warn(`metric3d-trt: cached engine ${engine.enginePath} could not be loaded (${e.message}); rebuilding`);
+    engine = await ensureEngine(target, { ...o, rebuild: true }, hooks);
+    backend = await loadEngine(engine.plan, target.contract, o, buildResult(engine));
+  }
+  try {
+    await warmUp(backend, target.inputSize, o.warmup);
+  } catch (e) {
+    await backend.dispose();
+    throw e;
+  }
+  return backend;
+}
+
+/** Runs every execution context `rounds` times on a mid-grey image of the input size. */
+async function warmUp(backend: TensorRTBackend, size: [number, number], rounds: number): Promise<void> {
+  if (rounds <= 0) return;
+  const [h, w] = size;
+  const image: NativeImage = { pixels: new Uint8Array(h * w * 3).fill(128), width: w, height: h, channels: 3, order: 'rgb' };
+  const letterbox = native().letterbox(h, w, h, w);
+  for (let r = 0; r < rounds; r++) {
+    await Promise.all(
+      Array.from({ length: backend.slots }, () => backend.infer({ image, letterbox, maxPixels: h * w, metricScale: 1, maxDepth: 300, normals: true })),
+    );
+  }
+}

@@ -6,10 +6,10 @@
  */
 import { detectContract } from '../../model/contract';
 import { BackendUnavailableError, InferenceError, InvalidArgumentError, ModelContractError } from '../../errors';
-import type { TensorData, TensorDType } from '../../native/binding';
 import type { BackendStatus, ContractKind, ContractSpec, ModelContract, TritonLoadOptions, ValueInfo } from '../../types';
 import { assembleOutputs } from '../host';
 import type { ModelOutputs, ModelRunner } from '../types';
+import type { TensorData, TensorDType } from '../../native/types';
 import {
   BINARY_EXTENSION,
   HEADER_LENGTH,

@@ -6,9 +6,9 @@
 import { endianness } from 'node:os';
 
 import type { Metric3DError } from '../../errors';
-import type { TensorData, TensorDType } from '../../native/binding';
 import type { TritonLoadOptions } from '../../types';
 import { finiteNumber, integerIn, invalid, optionalObject } from '../../validate';
+import type { TensorData, TensorDType } from '../../native/types';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_RETRIES = 3;

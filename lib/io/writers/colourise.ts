@@ -4,8 +4,8 @@
  */
 import sharp from 'sharp';
 
-import { invalid, optionalObject } from '../../validate';
-import { depthArg, encodePng } from './common';
+import { depthArg, invalid, optionalObject } from '../../validate';
+import { encodePng } from './common';
 
 // Turbo colour map, Google's polynomial approximation (Anton Mikhailov, 2019,
 // https://gist.github.com/mikhailov-work/0d177465a8151eb6ede1768d51d476c7):

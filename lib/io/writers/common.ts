@@ -1,36 +1,11 @@
 /**
- * Argument checks and error handling shared by the writers.
+ * Error handling and byte order shared by the writers (their argument checks are in
+ * validate.ts).
  * @internal
  */
 import { endianness } from 'node:os';
 
 import { Metric3DError, OutputError } from '../../errors';
-import { invalid } from '../../validate';
-
-function positiveInteger(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 0x7fffffff) invalid('a positive integer', name, v);
-  return v;
-}
-
-/** Checked image dimensions. */
-export function size(width: unknown, height: unknown): { width: number; height: number; pixels: number } {
-  const w = positiveInteger(width, 'width');
-  const h = positiveInteger(height, 'height');
-  return { width: w, height: h, pixels: w * h };
-}
-
-/** Checks that `v` is a Float32Array of `length` values (`what` describes the expected shape). */
-export function float32Of(v: unknown, name: string, length: number, what: string): Float32Array {
-  if (!(v instanceof Float32Array)) invalid('a Float32Array', name, v);
-  if (v.length !== length) invalid(`${length} values (${what})`, `${name}.length`, v.length);
-  return v;
-}
-
-/** Checks a depth map and its dimensions. */
-export function depthArg(depth: unknown, width: unknown, height: unknown): { depth: Float32Array; width: number; height: number; pixels: number } {
-  const s = size(width, height);
-  return { ...s, depth: float32Of(depth, 'depth', s.pixels, `width ${s.width} x height ${s.height}`) };
-}
 
 /** Rethrows a library error as is and anything else as OutputError: "`what`: message". */
 function outputError(what: string, e: unknown): never {

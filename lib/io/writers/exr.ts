@@ -2,7 +2,8 @@
  * Depth as an uncompressed single-channel OpenEXR file.
  * @module
  */
-import { depthArg, float32LE, guard } from './common';
+import { float32LE, guard } from './common';
+import { depthArg } from '../../validate';
 
 function exrAttribute(name: string, type: string, value: Buffer): Buffer {
   const head = Buffer.from(`${name}\0${type}\0`, 'latin1');

@@ -4,7 +4,8 @@
  */
 import sharp from 'sharp';
 
-import { encodePng, float32Of, size } from './common';
+import { encodePng } from './common';
+import { float32Of, imageDims } from '../../validate';
 
 /** round((v + 1) / 2 * 255), clamped to 0..255. */
 function unitToByte(v: number): number {
@@ -27,7 +28,7 @@ function unitToByte(v: number): number {
  * ```
  */
 export async function normalsToPNG(normals: Float32Array, width: number, height: number): Promise<Buffer> {
-  const s = size(width, height);
+  const s = imageDims(width, height);
   const n = float32Of(normals, 'normals', s.pixels * 3, `width ${s.width} x height ${s.height} x 3`);
   const rgb = Buffer.alloc(s.pixels * 3);
   for (let i = 0; i < s.pixels; i++) {

@@ -2,7 +2,8 @@
  * Depth as a NumPy `.npy` file.
  * @module
  */
-import { depthArg, float32LE, guard } from './common';
+import { float32LE, guard } from './common';
+import { depthArg } from '../../validate';
 
 /**
  * Depth as a NumPy `.npy` file, format version 1.0: dtype `'<f4'` (little-endian

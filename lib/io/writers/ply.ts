@@ -2,8 +2,8 @@
  * Point clouds as binary little-endian PLY.
  * @module
  */
-import { invalid, isPlainObject, optionalObject } from '../../validate';
-import { float32Of, guard } from './common';
+import { float32Of, invalid, isPlainObject, optionalObject } from '../../validate';
+import { guard } from './common';
 
 /**
  * A point cloud as a binary little-endian PLY 1.0 file with one element,

@@ -4,8 +4,8 @@
  */
 import sharp from 'sharp';
 
-import { invalid, optionalObject } from '../../validate';
-import { depthArg, encodePng } from './common';
+import { depthArg, invalid, optionalObject } from '../../validate';
+import { encodePng } from './common';
 
 /**
  * Depth as a 16-bit grey PNG (KITTI convention): each pixel is
