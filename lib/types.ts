@@ -599,3 +599,138 @@ export interface ModelInfo {
   hasNormals: boolean;
   inputType: 'float32' | 'float16';
 }
+
+/** Progress of one file's transfer, passed to {@link DownloadOptions.onProgress}. */
+export interface DownloadProgress {
+  task: 'download';
+  /** Destination file name (basename), e.g. `"model.onnx"`. */
+  file: string;
+  /** The URL requested (before redirects). */
+  url: string;
+  /** Bytes on disk so far, including bytes resumed from an earlier partial file. */
+  receivedBytes: number;
+  /** Size of the whole file, when known (Content-Length / Content-Range / registry size). */
+  totalBytes?: number;
+  /** 0..100 (one decimal, rounded down) when `totalBytes` is known; 100 only when complete. */
+  percent?: number;
+  /** Mean rate of this transfer (resumed bytes not counted). */
+  bytesPerSecond: number;
+  /** Estimated seconds left, when `totalBytes` is known and bytes are flowing. */
+  etaSeconds?: number;
+  /** Whether this transfer continues a partial file from an earlier attempt. */
+  resumed: boolean;
+}
+
+/** Options of {@link downloadModel}. */
+export interface DownloadOptions {
+  /** Cache folder (default {@link defaultCacheDir}); files go to `<cacheDir>/models/<entry.file>`, where `resolveModel` looks. */
+  cacheDir?: string;
+  /**
+   * Base URL to download from instead of the registry URLs (default `$METRIC3D_MIRROR`).
+   * The model is fetched from `${mirror}/${entry.file}` and its external data files from
+   * `${mirror}/${dirname(entry.file)}/${basename(url)}`.
+   */
+  mirror?: string;
+  /** Called as bytes arrive, at most about 10 times a second per file, plus once when a file is complete. */
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Stops the download with a `CancelledError`; the partial file is kept for a later resume. */
+  signal?: AbortSignal;
+  /** No bytes for this long (ms, default 60000) fails with a `DownloadError`; the partial file is kept for a later resume. */
+  idleTimeoutMs?: number;
+  /** Download again even when a verified file is already present (an earlier partial file is discarded). */
+  force?: boolean;
+}
+
+/** Result of {@link downloadModel}. */
+export interface DownloadResult {
+  /** Registry name. */
+  name: string;
+  /** The `.onnx` file in the cache. */
+  path: string;
+  /** Size of the `.onnx` file. */
+  bytes: number;
+  /** sha256 (hex) of the `.onnx` file. */
+  sha256: string;
+  /** Every file of the model, in download order: external data files first, the `.onnx` last. */
+  files: string[];
+  /** True when every file was already present and verified, so nothing was fetched. */
+  alreadyPresent: boolean;
+  /** True when at least one file continued an earlier partial download. */
+  resumed: boolean;
+}
+
+/** Options of {@link exportTritonRepository}. */
+export interface TritonExportOptions {
+  /** Triton model name (default: the registry name or file stem, with characters other than [A-Za-z0-9_-] replaced by '_'). */
+  name?: string;
+  /** Model version folder (default 1). */
+  version?: number;
+  /**
+   * `'onnxruntime'` (default): the ONNX file, served by Triton's onnxruntime backend with
+   * its TensorRT execution accelerator (see `accelerator`). `'tensorrt'`: a TensorRT plan
+   * built here (needs TensorRT and a GPU here, of the same TensorRT version and GPU model
+   * as the Triton servers).
+   */
+  platform?: 'onnxruntime' | 'tensorrt';
+  /** For `platform: 'onnxruntime'`: let Triton run the graph through TensorRT (default) or plain CUDA. */
+  accelerator?: 'tensorrt' | 'none';
+  /** Precision of the TensorRT accelerator or plan (default 'fp16'). */
+  precision?: EnginePrecision;
+  /** TensorRT workspace for the accelerator in MiB (default 4096). */
+  workspaceMiB?: number;
+  /** Model instances per GPU (or on the CPU), i.e. requests run at once per device (default 1). */
+  instances?: number;
+  /** Where instances run (default 'gpu'). */
+  kind?: 'gpu' | 'cpu';
+  /** GPUs to place instances on (default: all). */
+  gpus?: number[];
+  /**
+   * Largest batch Triton may form (default 0: no batching, the Metric3D exports have a
+   * fixed batch dimension of 1). Values > 0 need a graph with a dynamic batch dimension.
+   */
+  maxBatchSize?: number;
+  /** Dynamic batching when maxBatchSize > 0 (default: on, 100 us queue delay). */
+  dynamicBatching?: false | { maxQueueDelayMicroseconds?: number; preferredBatchSizes?: number[] };
+  /** Model input size [height, width] for dynamic-size graphs (and the plan's profile). */
+  inputSize?: [number, number];
+  /** Folder holding downloaded models. */
+  cacheDir?: string;
+  /** Replace an existing model folder of that name (default false). */
+  overwrite?: boolean;
+  /** Engine options for `platform: 'tensorrt'`. */
+  tensorrt?: TensorRTOptions;
+  /** Progress of a plan build. */
+  onProgress?: (p: Progress) => void;
+}
+
+/** What {@link exportTritonRepository} wrote. */
+export interface TritonExportResult {
+  name: string;
+  version: number;
+  platform: 'onnxruntime_onnx' | 'tensorrt_plan';
+  /** `<repo>/<name>` */
+  modelDir: string;
+  configPath: string;
+  /** Every file written, config first. */
+  files: string[];
+  /** The config.pbtxt text. */
+  config: string;
+  /** The `docker run ... tritonserver` command for this repository. */
+  command: string;
+}
+
+/** Inputs of {@link tritonConfig}. */
+export interface TritonConfigSpec {
+  name: string;
+  platform: 'onnxruntime_onnx' | 'tensorrt_plan';
+  inputs: readonly ValueInfo[];
+  outputs: readonly ValueInfo[];
+  maxBatchSize: number;
+  dynamicBatching?: false | { maxQueueDelayMicroseconds?: number; preferredBatchSizes?: number[] };
+  instances: number;
+  kind: 'gpu' | 'cpu';
+  gpus?: number[];
+  accelerator?: 'tensorrt' | 'none';
+  precision?: EnginePrecision;
+  workspaceMiB?: number;
+}

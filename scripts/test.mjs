@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm test: builds and runs the C++ core tests (ctest), builds the addon and the
-// TypeScript library, checks lib/'s import graph (no cycle, shallow layers), runs the
-// vitest suites, builds the API docs (no warnings, an example on every export), then
+// TypeScript library, checks lib/'s import graph (no cycle, shallow layers), type-checks
+// the tests against the built library, runs the vitest suites, builds the API docs (no warnings, an example on every export), then
 // builds the prebuild and runs the pack-and-install test.
 // Exits non-zero on any failure.
 import { spawnSync } from 'node:child_process';
@@ -41,6 +41,7 @@ run('ctest', ['--test-dir', coreBuild, '--output-on-failure', '--label-exclude',
 gpuTests(join(coreBuild, 'native', 'core', 'test_gpu'));
 run('npm', ['run', 'build', '--silent']);
 run(process.execPath, [join(root, 'scripts', 'check-imports.mjs')]);
+run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.test.json')]);
 run(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run']);
 run('npm', ['run', 'docs', '--silent']);
 run('npm', ['run', 'build:prebuilds', '--silent']);

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 import sharp from 'sharp';
 
+import { Metric3D, type LoadOptions } from '../dist/esm/index.mjs';
+
 export * from '../dist/esm/index.mjs';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -16,6 +18,27 @@ export interface Camera {
   intrinsics: { fx: number; fy: number; cx: number; cy: number };
   depthScale: number;
 }
+/** The oracle test models (scripts/make_models.py): a known scene in metres, one per contract. */
+export const oracle = {
+  community: join(models, 'oracle-community.onnx'),
+  upstream: join(models, 'oracle-upstream.onnx'),
+} as const;
+
+/** Loads an oracle model with the given load options. */
+export function loadOracle(kind: keyof typeof oracle, options: Omit<LoadOptions, 'model'> = {}): Promise<Metric3D> {
+  return Metric3D.load({ model: oracle[kind], ...options });
+}
+
+/** The error a promise rejects with; fails the test when it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error & { code?: string };
+  }
+  throw new Error('expected the promise to reject');
+}
+
 export const cameras = JSON.parse(readFileSync(join(photos, 'cameras.json'), 'utf8')) as Record<'kitti' | 'nyu', Camera>;
 
 /** Decodes a lossless image file to interleaved RGB bytes. */

@@ -12,84 +12,11 @@ import { resolveTensorRTOptions } from '../backends/tensorrt/options';
 import { InvalidArgumentError } from '../errors';
 import { native } from '../native/binding';
 import { resolveModel, tritonModelName } from '../model/registry';
-import type { EnginePrecision, Progress, TensorRTOptions, ValueInfo } from '../types';
+import type { Progress, TritonConfigSpec, TritonExportOptions, TritonExportResult, ValueInfo } from '../types';
 import { integerIn, invalid, oneOf, optionalFunction, optionalInputSize, optionalObject } from '../validate';
 
-/** Options of {@link exportTritonRepository}. */
-export interface TritonExportOptions {
-  /** Triton model name (default: the registry name or file stem, with characters other than [A-Za-z0-9_-] replaced by '_'). */
-  name?: string;
-  /** Model version folder (default 1). */
-  version?: number;
-  /**
-   * `'onnxruntime'` (default): the ONNX file, served by Triton's onnxruntime backend with
-   * its TensorRT execution accelerator (see `accelerator`). `'tensorrt'`: a TensorRT plan
-   * built here (needs TensorRT and a GPU here, of the same TensorRT version and GPU model
-   * as the Triton servers).
-   */
-  platform?: 'onnxruntime' | 'tensorrt';
-  /** For `platform: 'onnxruntime'`: let Triton run the graph through TensorRT (default) or plain CUDA. */
-  accelerator?: 'tensorrt' | 'none';
-  /** Precision of the TensorRT accelerator or plan (default 'fp16'). */
-  precision?: EnginePrecision;
-  /** TensorRT workspace for the accelerator in MiB (default 4096). */
-  workspaceMiB?: number;
-  /** Model instances per GPU (or on the CPU), i.e. requests run at once per device (default 1). */
-  instances?: number;
-  /** Where instances run (default 'gpu'). */
-  kind?: 'gpu' | 'cpu';
-  /** GPUs to place instances on (default: all). */
-  gpus?: number[];
-  /**
-   * Largest batch Triton may form (default 0: no batching, the Metric3D exports have a
-   * fixed batch dimension of 1). Values > 0 need a graph with a dynamic batch dimension.
-   */
-  maxBatchSize?: number;
-  /** Dynamic batching when maxBatchSize > 0 (default: on, 100 us queue delay). */
-  dynamicBatching?: false | { maxQueueDelayMicroseconds?: number; preferredBatchSizes?: number[] };
-  /** Model input size [height, width] for dynamic-size graphs (and the plan's profile). */
-  inputSize?: [number, number];
-  /** Folder holding downloaded models. */
-  cacheDir?: string;
-  /** Replace an existing model folder of that name (default false). */
-  overwrite?: boolean;
-  /** Engine options for `platform: 'tensorrt'`. */
-  tensorrt?: TensorRTOptions;
-  /** Progress of a plan build. */
-  onProgress?: (p: Progress) => void;
-}
 
-/** What {@link exportTritonRepository} wrote. */
-export interface TritonExportResult {
-  name: string;
-  version: number;
-  platform: 'onnxruntime_onnx' | 'tensorrt_plan';
-  /** `<repo>/<name>` */
-  modelDir: string;
-  configPath: string;
-  /** Every file written, config first. */
-  files: string[];
-  /** The config.pbtxt text. */
-  config: string;
-  /** The `docker run ... tritonserver` command for this repository. */
-  command: string;
-}
 
-/** Inputs of {@link tritonConfig}. */
-export interface TritonConfigSpec {
-  name: string;
-  platform: 'onnxruntime_onnx' | 'tensorrt_plan';
-  inputs: readonly ValueInfo[];
-  outputs: readonly ValueInfo[];
-  maxBatchSize: number;
-  dynamicBatching?: false | { maxQueueDelayMicroseconds?: number; preferredBatchSizes?: number[] };
-  instances: number;
-  kind: 'gpu' | 'cpu';
-  gpus?: number[];
-  accelerator?: 'tensorrt' | 'none';
-  precision?: EnginePrecision;
-  workspaceMiB?: number;
-}
 
 const DATA_TYPES: Record<string, string> = {
   float32: 'TYPE_FP32',

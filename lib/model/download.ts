@@ -21,66 +21,10 @@ import { defaultCacheDir } from '../paths';
 import { registry } from './registry';
 import { booleanOr, integerIn, invalid, optionalFunction, optionalObject, optionalSignal } from '../validate';
 import { hashFileInto, sha256OfFile } from './sha256';
-import type { RegistryEntry } from '../types';
+import type { DownloadOptions, DownloadProgress, DownloadResult, RegistryEntry } from '../types';
 
-/** Progress of one file's transfer, passed to {@link DownloadOptions.onProgress}. */
-export interface DownloadProgress {
-  task: 'download';
-  /** Destination file name (basename), e.g. `"model.onnx"`. */
-  file: string;
-  /** The URL requested (before redirects). */
-  url: string;
-  /** Bytes on disk so far, including bytes resumed from an earlier partial file. */
-  receivedBytes: number;
-  /** Size of the whole file, when known (Content-Length / Content-Range / registry size). */
-  totalBytes?: number;
-  /** 0..100 (one decimal, rounded down) when `totalBytes` is known; 100 only when complete. */
-  percent?: number;
-  /** Mean rate of this transfer (resumed bytes not counted). */
-  bytesPerSecond: number;
-  /** Estimated seconds left, when `totalBytes` is known and bytes are flowing. */
-  etaSeconds?: number;
-  /** Whether this transfer continues a partial file from an earlier attempt. */
-  resumed: boolean;
-}
 
-/** Options of {@link downloadModel}. */
-export interface DownloadOptions {
-  /** Cache folder (default {@link defaultCacheDir}); files go to `<cacheDir>/models/<entry.file>`, where `resolveModel` looks. */
-  cacheDir?: string;
-  /**
-   * Base URL to download from instead of the registry URLs (default `$METRIC3D_MIRROR`).
-   * The model is fetched from `${mirror}/${entry.file}` and its external data files from
-   * `${mirror}/${dirname(entry.file)}/${basename(url)}`.
-   */
-  mirror?: string;
-  /** Called as bytes arrive, at most about 10 times a second per file, plus once when a file is complete. */
-  onProgress?: (progress: DownloadProgress) => void;
-  /** Stops the download with a `CancelledError`; the partial file is kept for a later resume. */
-  signal?: AbortSignal;
-  /** No bytes for this long (ms, default 60000) fails with a `DownloadError`; the partial file is kept for a later resume. */
-  idleTimeoutMs?: number;
-  /** Download again even when a verified file is already present (an earlier partial file is discarded). */
-  force?: boolean;
-}
 
-/** Result of {@link downloadModel}. */
-export interface DownloadResult {
-  /** Registry name. */
-  name: string;
-  /** The `.onnx` file in the cache. */
-  path: string;
-  /** Size of the `.onnx` file. */
-  bytes: number;
-  /** sha256 (hex) of the `.onnx` file. */
-  sha256: string;
-  /** Every file of the model, in download order: external data files first, the `.onnx` last. */
-  files: string[];
-  /** True when every file was already present and verified, so nothing was fetched. */
-  alreadyPresent: boolean;
-  /** True when at least one file continued an earlier partial download. */
-  resumed: boolean;
-}
 
 /** Options of {@link downloadFile}. */
 export interface DownloadFileOptions {

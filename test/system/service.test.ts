@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 
 import { describe, expect, it } from 'vitest';
 
-import { DisposedError, Metric3D, Metric3DError, models, root } from './helpers';
+import { DisposedError, Metric3D, Metric3DError, models, root } from '../helpers';
 
 const K = { fx: 500, fy: 500, cx: 320, cy: 240 };
 const MiB = 1024 * 1024;
@@ -23,7 +23,7 @@ function soak(count: number): Promise<{
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['--expose-gc', join(root, 'test', 'soak.mjs'), String(count), join(models, 'oracle-community.onnx'), '112', '154'],
+      ['--expose-gc', join(root, 'test', 'support', 'soak.mjs'), String(count), join(models, 'oracle-community.onnx'), '112', '154'],
       { cwd: root, maxBuffer: 1 << 20 },
       (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout.trim().split('\n').pop()!))),
     );

@@ -1,5 +1,5 @@
 // The Triton (KServe v2 HTTP/REST) client backend against a local KServe v2 server that runs
-// the ONNX fixtures through onnxruntime-node (test/kserve-server.mjs), and, when TRITON_URL
+// the ONNX fixtures through onnxruntime-node (test/support/kserve-server.mjs), and, when TRITON_URL
 // is set, against a real tritonserver.
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -7,13 +7,13 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createOnnxRuntimeBackend } from '../dist/cjs/backends/onnxruntime.js';
-import { createTritonBackend, tritonStatus } from '../dist/cjs/backends/triton/backend.js';
-import type { ModelOutputs } from '../dist/cjs/backends/types.js';
-import { BackendUnavailableError, InferenceError, ModelContractError } from '../dist/cjs/errors.js';
-import { registry } from '../dist/cjs/model/registry.js';
-import { startKServe } from './kserve-server.mjs';
-import { models, root } from './helpers';
+import { createOnnxRuntimeBackend } from '../../dist/cjs/backends/onnxruntime.js';
+import { createTritonBackend, tritonStatus } from '../../dist/cjs/backends/triton/backend.js';
+import type { ModelOutputs } from '../../dist/cjs/backends/types.js';
+import { BackendUnavailableError, InferenceError, ModelContractError } from '../../dist/cjs/errors.js';
+import { registry } from '../../dist/cjs/model/registry.js';
+import { startKServe } from '../support/kserve-server.mjs';
+import { models, root } from '../helpers';
 
 type KServe = Awaited<ReturnType<typeof startKServe>>;
 
@@ -420,7 +420,7 @@ describe('triton client: FP16 models, 4-channel normals, alignment (scripted ser
 
 const tritonUrl = process.env.TRITON_URL;
 if (!tritonUrl) {
-  console.info('triton-client: TRITON_URL is not set; the tests against a real tritonserver are skipped (see test/kserve-server.mjs).');
+  console.info('triton-client: TRITON_URL is not set; the tests against a real tritonserver are skipped (see test/support/kserve-server.mjs).');
 }
 
 describe.skipIf(!tritonUrl)('triton client against a real Triton server (TRITON_URL)', () => {

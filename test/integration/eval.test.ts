@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { cropWindow, meanMetrics } from '../dist/cjs/eval/metrics.js';
+import { cropWindow, meanMetrics } from '../../dist/cjs/eval/metrics.js';
 import {
   cameras,
   depthMetrics,
@@ -25,7 +25,7 @@ import {
   type DepthMetrics,
   type EvalReport,
   type NormalMetrics,
-} from './helpers';
+} from '../helpers';
 
 const f32 = (a: number[]) => Float32Array.from(a);
 const DEPTH_KEYS = ['absRel', 'sqRel', 'rmse', 'rmseLog', 'log10', 'delta1', 'delta2', 'delta3'] as const;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import * as cjs from '../dist/cjs/index.js';
+import * as cjs from '../../dist/cjs/index.js';
 import {
   ChannelsError,
   DecodeError,
@@ -10,7 +10,7 @@ import {
   NativeError,
   NonFiniteOutputError,
   errorFromCode,
-} from './helpers';
+} from '../helpers';
 
 describe('error classes', () => {
   it('every code maps to its own class with that code', () => {

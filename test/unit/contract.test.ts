@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { ModelContractError, detectContract, registry, type ValueInfo } from './helpers';
+import { ModelContractError, detectContract, registry, type ValueInfo } from '../helpers';
 
 const specs = registry().contracts;
 const t = (name: string, shape: Array<number | string>, type = 'float32'): ValueInfo => ({ name, type, shape });

@@ -17,7 +17,7 @@ import {
   normalsToPNG,
   OutputError,
   solidPng,
-} from './helpers';
+} from '../helpers';
 
 /** Deterministic pseudo-random numbers in [0, 1). */
 function rng(seed: number): () => number {

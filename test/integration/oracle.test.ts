@@ -1,12 +1,10 @@
 // End-to-end through load, decode, preprocess, inference, postprocess and back-projection
 // with oracle models whose canonical depth is R + G / 256 of the input pixels: a
 // synthetic picture of a known scene must come out at the right metres and points.
-import { join } from 'node:path';
-
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Metric3D, models } from './helpers';
+import { loadOracle, Metric3D } from '../helpers';
 
 // Scene: a camera 1.5 m above flat ground looking at a wall 8 m away.
 const W = 1280;
@@ -48,7 +46,7 @@ describe('oracle model, upstream contract', () => {
   let m: Metric3D;
   let png: Buffer;
   beforeAll(async () => {
-    m = await Metric3D.load({ model: join(models, 'oracle-upstream.onnx'), contract: 'upstream' });
+    m = await loadOracle('upstream', { contract: 'upstream' });
     png = await renderScene(616, 1064);
   });
   afterAll(() => m.dispose());
@@ -119,7 +117,7 @@ describe('oracle model, upstream contract', () => {
 describe('oracle model, community contract (dynamic size, normals)', () => {
   let m: Metric3D;
   beforeAll(async () => {
-    m = await Metric3D.load({ model: join(models, 'oracle-community.onnx'), contract: 'community' });
+    m = await loadOracle('community', { contract: 'community' });
   });
   afterAll(() => m.dispose());
 
@@ -151,7 +149,7 @@ describe('oracle model, community contract (dynamic size, normals)', () => {
   });
 
   it('a smaller model input still gives the right metres', async () => {
-    const small = await Metric3D.load({ model: join(models, 'oracle-community.onnx'), inputSize: [308, 532] });
+    const small = await loadOracle('community', { inputSize: [308, 532] });
     try {
       const png = await renderScene(308, 532);
       const r = await small.predict(png, { intrinsics: K });

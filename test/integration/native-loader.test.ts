@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { root } from './helpers';
+import { root } from '../helpers';
 
 const tmp = mkdtempSync(join(tmpdir(), 'metric3d-noaddon-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -11,9 +11,9 @@ import { ColorManagement } from 'three';
 import { PLYLoader } from 'three/examples/jsm/loaders/PLYLoader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createServer } from '../examples/depth-service/server.mjs';
-import { POINT_STEP, rgbAsFloat, toPointCloud2 } from '../examples/ros2-pointcloud2/pointcloud2.mjs';
-import { Metric3D, pngChunk, root } from './helpers';
+import { createServer } from '../../examples/depth-service/server.mjs';
+import { POINT_STEP, rgbAsFloat, toPointCloud2 } from '../../examples/ros2-pointcloud2/pointcloud2.mjs';
+import { Metric3D, pngChunk, root } from '../helpers';
 
 ColorManagement.enabled = false; // PLYLoader keeps the colour bytes as they are (/ 255)
 
@@ -169,7 +169,7 @@ describe('examples/depth-service', () => {
     const check = async (res: Response, status: number, code: string) => {
       expect(res.status, code).toBe(status);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-      const body = await res.json();
+      const body = (await res.json()) as { error: string; message: unknown };
       expect(body.error).toBe(code);
       expect(typeof body.message).toBe('string');
     };
@@ -199,7 +199,7 @@ describe('examples/depth-service', () => {
         headers: { 'content-type': 'image/jpeg' },
       });
       expect(res.status).toBe(413);
-      expect((await res.json()).error).toBe('FST_ERR_CTP_BODY_TOO_LARGE');
+      expect(((await res.json()) as { error: string }).error).toBe('FST_ERR_CTP_BODY_TOO_LARGE');
     } finally {
       await small.close();
     }
@@ -282,7 +282,7 @@ describe('examples/depth-service as a process', () => {
       const inflight = fetch(`${url}/depth?${kQuery}&format=f32`, { method: 'POST', body: sample, headers: { 'content-type': 'image/jpeg' } });
       const t0 = Date.now();
       for (;;) {
-        const h = await (await fetch(`${url}/healthz`)).json();
+        const h = (await (await fetch(`${url}/healthz`)).json()) as { queue: { active: number } };
         if (h.queue.active > 0) break;
         if (Date.now() - t0 > 10_000) throw new Error('the request never started');
         await new Promise((r) => setTimeout(r, 1));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { Metric3D, metricScale, reference, rgbOf, root } from './helpers';
+import { Metric3D, metricScale, reference, rgbOf, root } from '../helpers';
 
 interface Ref {
   width: number;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { exportTritonRepository, InvalidArgumentError, models, root, tritonConfig } from './helpers';
+import { exportTritonRepository, InvalidArgumentError, models, root, tritonConfig } from '../helpers';
 
 const tmp = mkdtempSync(join(tmpdir(), 'triton-export-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

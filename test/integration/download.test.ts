@@ -9,10 +9,11 @@ import { dirname, join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import * as lib from '../dist/cjs/index.js';
-import { downloadEntry, downloadModel, type DownloadProgress } from '../dist/cjs/model/download.js';
-import { CancelledError, DownloadError, InvalidArgumentError } from '../dist/cjs/errors.js';
-import type { RegistryEntry } from '../dist/cjs/model/registry.js';
+import * as lib from '../../dist/cjs/index.js';
+import { downloadEntry, downloadModel, type DownloadProgress } from '../../dist/cjs/model/download.js';
+import { CancelledError, DownloadError, InvalidArgumentError } from '../../dist/cjs/errors.js';
+import type { RegistryEntry } from '../../dist/cjs/index.js';
+import { rejection } from '../helpers';
 
 const payload = randomBytes(2 * 1024 * 1024 + 12345);
 const payloadSha = createHash('sha256').update(payload).digest('hex');
@@ -84,14 +85,6 @@ function entry(over: Partial<RegistryEntry>): RegistryEntry {
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 routes.set('/ok/model.onnx', (req, res) => serveRange(req, res, payload));
 

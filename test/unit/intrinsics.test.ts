@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { DEFAULT_FOV_DEGREES, intrinsicsFrom35mm, intrinsicsFromFov, metricScale } from './helpers';
+import { DEFAULT_FOV_DEGREES, intrinsicsFrom35mm, intrinsicsFromFov, metricScale } from '../helpers';
 
 describe('intrinsics helpers', () => {
   it('a 90 degree field of view puts fx at half the width', () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { BackendUnavailableError, Metric3D, root } from './helpers';
+import { BackendUnavailableError, Metric3D, root } from '../helpers';
 
 const fake = join(root, 'build-core', 'native', 'trt_module', 'libm3d_fake_nvinfer.so');
 const module10 = join(root, 'build', 'Release', 'm3d_trt10.so');

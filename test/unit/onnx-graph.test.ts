@@ -4,8 +4,8 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { scanOnnxGraph } from '../dist/cjs/model/onnx-graph.js';
-import { ModelLoadError, models, root } from './helpers';
+import { scanOnnxGraph } from '../../dist/cjs/model/onnx-graph.js';
+import { ModelLoadError, models, root } from '../helpers';
 
 const cubic = join(models, 'cubic-posembed-upstream.onnx');
 const tmp = mkdtempSync(join(tmpdir(), 'onnx-graph-'));

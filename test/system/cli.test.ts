@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { PLYLoader } from 'three/examples/jsm/loaders/PLYLoader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { evaluate, photos, root } from './helpers';
+import { evaluate, photos, root } from '../helpers';
 
 const bin = join(root, 'bin', 'metric3d.js');
 const tmp = mkdtempSync(join(tmpdir(), 'metric3d-cli-'));

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Metric3D, models, photos } from './helpers';
+import { loadOracle, Metric3D, photos } from '../helpers';
 
 describe('inputs and intrinsics sources', () => {
   let m: Metric3D;
   beforeAll(async () => {
-    m = await Metric3D.load({ model: join(models, 'oracle-community.onnx'), inputSize: [112, 154] });
+    m = await loadOracle('community', { inputSize: [112, 154] });
   });
   afterAll(() => m.dispose());
 

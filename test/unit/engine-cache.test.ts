@@ -14,9 +14,9 @@ import {
   sha256File,
   timingCachePath,
   writeCachedEngine,
-  type EngineKey,
-} from '../dist/cjs/model/engine-cache.js';
-import { models } from './helpers';
+} from '../../dist/cjs/model/engine-cache.js';
+import type { EngineKey } from '../../dist/cjs/index.js';
+import { models } from '../helpers';
 
 const tmp = mkdtempSync(join(tmpdir(), 'engine-cache-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { ChannelsError, IntrinsicsError, InvalidArgumentError, Metric3D, root } from './helpers';
+import { ChannelsError, IntrinsicsError, InvalidArgumentError, Metric3D, root } from '../helpers';
 
 type Req = Record<string, unknown>;
 type Binding = {

@@ -1,10 +1,10 @@
-// Sequential predicts in one process, measuring memory: run by test/service.test.ts
-// as `node --expose-gc test/soak.mjs <count> <model> <H> <W>`; prints one JSON line.
+// Sequential predicts in one process, measuring memory: run by test/system/service.test.ts
+// as `node --expose-gc test/support/soak.mjs <count> <model> <H> <W>`; prints one JSON line.
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
-const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
+const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const { Metric3D } = await import(join(root, 'dist/esm/index.mjs'));
 const [count, model, h, w] = [Number(process.argv[2]), process.argv[3], Number(process.argv[4]), Number(process.argv[5])];
 const m = await Metric3D.load({ model, inputSize: [h, w] });

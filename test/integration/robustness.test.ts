@@ -7,23 +7,7 @@ import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import {
-  BackendUnavailableError,
-  ChannelsError,
-  DecodeError,
-  DisposedError,
-  ImageTooLargeError,
-  IntrinsicsError,
-  InvalidArgumentError,
-  Metric3D,
-  ModelContractError,
-  ModelLoadError,
-  NonFiniteOutputError,
-  models,
-  photos,
-  pngChunk,
-  solidPng,
-} from './helpers';
+import { BackendUnavailableError, ChannelsError, DecodeError, DisposedError, ImageTooLargeError, IntrinsicsError, InvalidArgumentError, loadOracle, Metric3D, ModelContractError, ModelLoadError, models, NonFiniteOutputError, photos, pngChunk, rejection, solidPng } from '../helpers';
 
 const K = { fx: 500, fy: 500, cx: 160, cy: 120 };
 
@@ -43,21 +27,13 @@ function pngBomb(width: number, height: number): Buffer {
   ]);
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('bad inputs', () => {
   let m: Metric3D;
   let good: Buffer;
   let reference: Float32Array;
   beforeAll(async () => {
-    m = await Metric3D.load({ model: join(models, 'oracle-community.onnx'), inputSize: [112, 154], maxPixels: 1_000_000 });
+    m = await loadOracle('community', { inputSize: [112, 154], maxPixels: 1_000_000 });
     good = await solidPng(320, 240, [10, 128, 200]);
     reference = (await m.predict(good, { intrinsics: K })).depth.slice();
   });
@@ -223,14 +199,14 @@ describe('bad models and backends', () => {
     const kind = await rejection(Metric3D.load({ model: 'vit-small', cacheDir: dir }));
     expect(kind).toBeInstanceOf(ModelContractError);
     expect(kind.message).toMatch(/community contract, but its graph has the upstream contract/);
-    const hint = await rejection(Metric3D.load({ model: join(models, 'oracle-upstream.onnx'), contract: 'community' }));
+    const hint = await rejection(loadOracle('upstream', { contract: 'community' }));
     expect(hint).toBeInstanceOf(ModelContractError);
   });
 
   it('input sizes must fit the graph', async () => {
-    const fixed = await rejection(Metric3D.load({ model: join(models, 'oracle-upstream.onnx'), inputSize: [308, 532] }));
+    const fixed = await rejection(loadOracle('upstream', { inputSize: [308, 532] }));
     expect(fixed).toBeInstanceOf(ModelContractError);
-    const odd = await rejection(Metric3D.load({ model: join(models, 'oracle-community.onnx'), inputSize: [300, 532] }));
+    const odd = await rejection(loadOracle('community', { inputSize: [300, 532] }));
     expect(odd).toBeInstanceOf(ModelContractError);
     expect(odd.message).toMatch(/multiples of 14/);
   });

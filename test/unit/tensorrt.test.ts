@@ -6,10 +6,10 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { TensorRTBackend } from '../dist/cjs/backends/tensorrt/backend.js';
-import { cubicResizeProblem, engineTarget, ProgressTracker } from '../dist/cjs/backends/tensorrt/engine.js';
-import { chooseProfile, resolveTensorRTOptions } from '../dist/cjs/backends/tensorrt/options.js';
-import { scanOnnxGraph } from '../dist/cjs/model/onnx-graph.js';
+import { TensorRTBackend } from '../../dist/cjs/backends/tensorrt/backend.js';
+import { cubicResizeProblem, engineTarget, ProgressTracker } from '../../dist/cjs/backends/tensorrt/engine.js';
+import { chooseProfile, resolveTensorRTOptions } from '../../dist/cjs/backends/tensorrt/options.js';
+import { scanOnnxGraph } from '../../dist/cjs/model/onnx-graph.js';
 import {
   BackendUnavailableError,
   buildEngine,
@@ -22,7 +22,7 @@ import {
   registry,
   root,
   solidPng,
-} from './helpers';
+} from '../helpers';
 
 const missingLib = '/nonexistent/tensorrt/libnvinfer.so.10';
 const cubic = join(models, 'cubic-posembed-upstream.onnx');

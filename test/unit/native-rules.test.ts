@@ -3,9 +3,9 @@
 // model-output rule (outputs.h). These tests fail when the two sides drift apart.
 import { describe, expect, it } from 'vitest';
 
-import { native } from '../dist/cjs/native/binding.js';
-import { DEFAULT_INPUT_SIZE, MAX_INPUT_SIDE, MIN_INPUT_SIDE, PATCH } from '../dist/cjs/model/limits.js';
-import { ErrorCode, InferenceError, InvalidArgumentError, Metric3D, ModelContractError } from './helpers';
+import { native } from '../../dist/cjs/native/binding.js';
+import { DEFAULT_INPUT_SIZE, MAX_INPUT_SIDE, MIN_INPUT_SIDE, PATCH } from '../../dist/cjs/model/limits.js';
+import { ErrorCode, InferenceError, InvalidArgumentError, Metric3D, ModelContractError } from '../helpers';
 
 const shape = (name: string, dims: number[], dtype: 'float32' | 'float16' = 'float32') => ({ name, dims, dtype });
 

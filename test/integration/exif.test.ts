@@ -1,11 +1,10 @@
 // Intrinsics from EXIF beyond the 35 mm equivalent: FocalLength with the sensor's
 // pixel pitch (FocalPlaneXResolution), or with a sensor width the caller knows.
-import { join } from 'node:path';
 
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Metric3D, models } from './helpers';
+import { loadOracle, Metric3D } from '../helpers';
 
 function jpeg(width: number, height: number, ifd2: Record<string, string>, ifd0: Record<string, string> = {}): Promise<Buffer> {
   return sharp({ create: { width, height, channels: 3, background: '#506070' } })
@@ -17,7 +16,7 @@ function jpeg(width: number, height: number, ifd2: Record<string, string>, ifd0:
 describe('EXIF focal length', () => {
   let m: Metric3D;
   beforeAll(async () => {
-    m = await Metric3D.load({ model: join(models, 'oracle-community.onnx'), inputSize: [112, 154] });
+    m = await loadOracle('community', { inputSize: [112, 154] });
   });
   afterAll(() => m.dispose());
 

@@ -1,12 +1,12 @@
 // Metric3D with backend 'triton': the same results as in-process inference, with the
-// model served by a KServe v2 server (test/kserve-server.mjs runs it through onnxruntime).
+// model served by a KServe v2 server (test/support/kserve-server.mjs runs it through onnxruntime).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { InvalidArgumentError, Metric3D, ModelContractError, BackendUnavailableError, models, root } from './helpers';
-import { startKServe } from './kserve-server.mjs';
+import { InvalidArgumentError, Metric3D, ModelContractError, BackendUnavailableError, models, root } from '../helpers';
+import { startKServe } from '../support/kserve-server.mjs';
 
 const photo = readFileSync(join(root, 'models', 'sample-nyu.jpg'));
 const K = JSON.parse(readFileSync(join(root, 'models', 'sample-nyu.json'), 'utf8')).intrinsics;
