@@ -10,9 +10,9 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import * as lib from '../../dist/cjs/index.js';
-import { downloadEntry, downloadModel, type DownloadProgress } from '../../dist/cjs/model/download.js';
+import { downloadEntry, downloadModel } from '../../dist/cjs/model/download.js';
 import { CancelledError, DownloadError, InvalidArgumentError } from '../../dist/cjs/errors.js';
-import type { RegistryEntry } from '../../dist/cjs/index.js';
+import type { DownloadProgress, RegistryEntry } from '../../dist/cjs/index.js';
 import { rejection } from '../helpers';
 
 const payload = randomBytes(2 * 1024 * 1024 + 12345);
