@@ -61,15 +61,15 @@ export class Metric3D {
    */
   static async load(options: LoadOptions): Promise<Metric3D> {
     const o = resolveLoadOptions(options);
-    const m = new Metric3D(await selectBackend(o));
-    if (o.tensorrt.verify && m.#backend.engine) {
-      try {
-        await m.#verify(o.tensorrt.verify.maxAbsRel, o.threads);
-      } catch (e) {
-        await m.dispose();
-        throw e;
-      }
-    }
+    const verify = o.tensorrt.verify;
+    let verification: Verification | undefined;
+    const check = verify
+      ? async (s: Selection) => {
+          verification = await Metric3D.#verify(s, verify.maxAbsRel, o.threads);
+        }
+      : undefined;
+    const m = new Metric3D(await selectBackend(o, check));
+    m.#verification = verification;
     return m;
   }
 
@@ -176,28 +176,28 @@ export class Metric3D {
     return this.#disposing;
   }
 
-  /** The `tensorrt.verify` check: this instance's depth against onnxruntime's on the bundled photo. */
-  async #verify(maxAbsRel: number | undefined, threads: number | undefined): Promise<void> {
+  /** The `tensorrt.verify` check: a selected engine's depth against onnxruntime's on the bundled photo. */
+  static async #verify(s: Selection, maxAbsRel: number | undefined, threads: number | undefined): Promise<Verification> {
     const sample = verificationImage();
-    const { path, inputSize } = this.#context.model;
+    const { path, inputSize } = s.model;
     const reference = await Metric3D.load({ model: path, backend: 'onnxruntime', inputSize, threads });
     let v: Verification;
     try {
       const opts = { intrinsics: sample.intrinsics, normals: false };
-      const mine = await this.predict(sample.path, opts);
+      const mine = await predict(s, sample.path, opts);
       const ref = await reference.predict(sample.path, opts);
-      const precision = this.#backend.engine?.precision ?? this.#backend.name;
-      v = { ...depthAgreement(mine.depth, ref.depth), reference: 'onnxruntime', image: sample.path, precision };
+      const precision = s.backend.engine?.precision ?? s.backend.name;
+      v = { ...depthAgreement(mine.result.depth, ref.depth), reference: 'onnxruntime', image: sample.path, precision };
     } finally {
       await reference.dispose();
     }
-    this.#verification = v;
     if (maxAbsRel !== undefined && !(v.absRel <= maxAbsRel)) {
       throw new VerifyError(
         `the ${v.precision} engine's depth differs from onnxruntime's by AbsRel ${v.absRel.toFixed(4)} ` +
           `(limit ${maxAbsRel}) on ${v.image}; rebuild with precision 'fp32' or check the export`,
       );
     }
+    return v;
   }
 
   #track<T>(fn: () => Promise<T>): Promise<T> {

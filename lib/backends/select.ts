@@ -4,7 +4,7 @@
  * request.
  * @internal
  */
-import { BackendUnavailableError, CancelledError } from '../errors';
+import { BackendUnavailableError, CancelledError, VerifyError } from '../errors';
 import { DEFAULT_FOV_DEGREES } from '../io/intrinsics';
 import { modelInputSize } from '../model/contract';
 import { registry, resolveModel, tritonModelName } from '../model/registry';
@@ -94,10 +94,12 @@ function modelInfo(contract: ModelContract, inputSize: [number, number], path: s
 
 /**
  * Loads the model on the backend the options ask for: `triton`, `tensorrt`,
- * `onnxruntime`, or `auto` (TensorRT when available and the engine can be built or
- * loaded, else onnxruntime on the CPU, saying why).
+ * `onnxruntime`, or `auto` (TensorRT when available and the engine can be built,
+ * loaded and, with `check`, verified; else onnxruntime on the CPU, saying why).
+ * `check` runs on a TensorRT selection before it is returned; what it throws ends the
+ * load for VerifyError and CancelledError, and falls back to onnxruntime otherwise in `auto`.
  */
-export async function selectBackend(o: ResolvedLoadOptions): Promise<Selection> {
+export async function selectBackend(o: ResolvedLoadOptions, check?: (s: Selection) => Promise<void>): Promise<Selection> {
   native(); // fail early, with the loader's explanation, if the addon is missing
   if (o.backend === 'triton') return selectTriton(o);
   const trt = tensorrtStatus(o.tensorrt.device);
@@ -132,9 +134,17 @@ export async function selectBackend(o: ResolvedLoadOptions): Promise<Selection> 
         target.inputSize,
         `${why} (${backend.description}; engine ${engine.cached ? 'from cache' : `built in ${engine.buildSeconds} s`}: ${engine.enginePath})`,
       );
+      if (check) {
+        try {
+          await check(s);
+        } catch (e) {
+          await backend.dispose();
+          throw e;
+        }
+      }
       return s;
     } catch (e) {
-      if (o.backend === 'tensorrt' || e instanceof CancelledError) throw e;
+      if (o.backend === 'tensorrt' || e instanceof CancelledError || e instanceof VerifyError) throw e;
       reason = `auto: tensorrt could not be used (${(e as Error).message}); using onnxruntime on the CPU`;
     }
   }

@@ -15,9 +15,6 @@ import { resolveModel, tritonModelName } from '../model/registry';
 import type { Progress, TritonConfigSpec, TritonExportOptions, TritonExportResult, ValueInfo } from '../types';
 import { integerIn, invalid, oneOf, optionalFunction, optionalInputSize, optionalObject } from '../validate';
 
-
-
-
 const DATA_TYPES: Record<string, string> = {
   float32: 'TYPE_FP32',
   float16: 'TYPE_FP16',

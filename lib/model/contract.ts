@@ -93,7 +93,7 @@ export function detectContract(
 }
 
 /** Checks a detected contract against a registry entry or an explicitly expected kind. */
-export function crossCheck(contract: ModelContract, expected: { entry?: RegistryEntry; kind?: ContractKind; label: string }): void {
+function crossCheck(contract: ModelContract, expected: { entry?: RegistryEntry; kind?: ContractKind; label: string }): void {
   const want = expected.kind ?? expected.entry?.contract;
   if (want && want !== contract.kind) {
     throw new ModelContractError(
@@ -109,7 +109,7 @@ export function crossCheck(contract: ModelContract, expected: { entry?: Registry
 }
 
 /** Chooses the model input [height, width]: the graph's fixed size, else the requested or default size. */
-export function chooseInputSize(contract: ModelContract, requested: [number, number] | undefined, fallback: [number, number]): [number, number] {
+function chooseInputSize(contract: ModelContract, requested: [number, number] | undefined, fallback: [number, number]): [number, number] {
   if (contract.fixedSize) {
     if (requested && (requested[0] !== contract.fixedSize[0] || requested[1] !== contract.fixedSize[1])) {
       throw new ModelContractError(
@@ -123,19 +123,6 @@ export function chooseInputSize(contract: ModelContract, requested: [number, num
     throw new ModelContractError(`inputSize ${size[0]}x${size[1]} must be multiples of ${PATCH} (ViT patch size)`);
   }
   return size;
-}
-
-/** Checks the element count of one model output against the input size. */
-export function expectElements(name: string, dims: readonly number[], perPixel: number[], h: number, w: number): number {
-  const n = dims.reduce((a, b) => a * b, 1);
-  const plane = h * w;
-  const channels = n / plane;
-  if (!Number.isInteger(channels) || !perPixel.includes(channels)) {
-    throw new ModelContractError(
-      `model output '${name}' has shape [${dims.join(', ')}]; expected ${perPixel.join(' or ')} channel(s) of ${h}x${w}`,
-    );
-  }
-  return channels;
 }
 
 /**

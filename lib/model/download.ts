@@ -23,9 +23,6 @@ import { booleanOr, integerIn, invalid, optionalFunction, optionalObject, option
 import { hashFileInto, sha256OfFile } from './sha256';
 import type { DownloadOptions, DownloadProgress, DownloadResult, RegistryEntry } from '../types';
 
-
-
-
 /** Options of {@link downloadFile}. */
 export interface DownloadFileOptions {
   /** Expected size in bytes; checked against the server's length before the body and against the file after. */

@@ -9,7 +9,6 @@ import type { GpuTimes, NativeCloud, NativeCloudRequest, NativeImage, NativeOutp
 
 export type { GpuTimes, NativeCloud, NativeCloudRequest, NativeImage, NativeOutputShape, TensorData, TensorDType };
 
-
 export interface NativeBinding {
   readonly version: string;
   /** Every error code of the package (native/core/include/m3d/error.h). */

@@ -279,4 +279,14 @@ Napi::TypedArray external_typed_array(Napi::Env env, m3d::Buffer&& buffer, napi_
   }
 }
 
+void set_cloud(Napi::Env env, Napi::Object o, m3d::DenseCloud& c, size_t count, bool organised, bool colour, bool normals) {
+  o.Set("organised", organised);
+  o.Set("count", static_cast<double>(count));
+  o.Set("points", external_typed_array(env, std::move(c.points), napi_float32_array, count * 3));
+  if (colour) o.Set("colours", external_typed_array(env, std::move(c.colours), napi_uint8_array, count * 3));
+  if (organised) return;
+  o.Set("indices", external_typed_array(env, std::move(c.indices), napi_uint32_array, count));
+  if (normals) o.Set("normals", external_typed_array(env, std::move(c.normals), napi_float32_array, count * 3));
+}
+
 }  // namespace m3daddon

@@ -62,4 +62,8 @@ bool external_array_buffer(Napi::Env env, void* data, size_t bytes, napi_finaliz
 Napi::TypedArray external_typed_array(Napi::Env env, m3d::Buffer&& buffer, napi_typedarray_type type,
                                       size_t count);
 
+// Sets a point cloud's fields on `o`, moving its buffers into external arrays: count,
+// points, colours (with `colour`) and, for a dense cloud, indices and normals (with `normals`).
+void set_cloud(Napi::Env env, Napi::Object o, m3d::DenseCloud& c, size_t count, bool organised, bool colour, bool normals);
+
 }  // namespace m3daddon

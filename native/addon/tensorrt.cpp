@@ -295,16 +295,8 @@ class RunWorker : public PromiseWorker {
     if (r_.cloud) {
       Napi::Object c = Napi::Object::New(env);
       const size_t n = out_.cloudCount;
-      c.Set("organised", r_.organised);
-      c.Set("count", static_cast<double>(n));
-      c.Set("points", external_typed_array(env, std::move(out_.cloud.points), napi_float32_array, n * 3));
-      if (r_.colour) c.Set("colours", external_typed_array(env, std::move(out_.cloud.colours), napi_uint8_array, n * 3));
-      if (!r_.organised) {
-        c.Set("indices", external_typed_array(env, std::move(out_.cloud.indices), napi_uint32_array, n));
-        if (!out_.cloud.normals.empty() || (r_.cloudNormals && n == 0)) {
-          c.Set("normals", external_typed_array(env, std::move(out_.cloud.normals), napi_float32_array, n * 3));
-        }
-      }
+      const bool normals = !out_.cloud.normals.empty() || (r_.cloudNormals && n == 0);
+      set_cloud(env, c, out_.cloud, n, r_.organised, r_.colour, normals);
       o.Set("cloud", c);
     }
     const m3d::gpu::StageTimes& t = out_.times;

@@ -211,19 +211,14 @@ class BackprojectWorker : public PromiseWorker {
 
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
-    o.Set("organised", organised_);
     if (organised_) {
+      o.Set("organised", true);
       o.Set("count", static_cast<double>(pixels_));
       o.Set("points", result_array(env, request(), "outPoints", outPoints_, points_, napi_float32_array, pixels_ * 3));
       if (colour_) o.Set("colours", external_typed_array(env, std::move(colours_), napi_uint8_array, pixels_ * 3));
       return o;
     }
-    const size_t n = dense_.count;
-    o.Set("count", static_cast<double>(n));
-    o.Set("points", external_typed_array(env, std::move(dense_.points), napi_float32_array, n * 3));
-    o.Set("indices", external_typed_array(env, std::move(dense_.indices), napi_uint32_array, n));
-    if (colour_) o.Set("colours", external_typed_array(env, std::move(dense_.colours), napi_uint8_array, n * 3));
-    if (normals_) o.Set("normals", external_typed_array(env, std::move(dense_.normals), napi_float32_array, n * 3));
+    set_cloud(env, o, dense_, dense_.count, false, colour_.has_value(), normals_ != nullptr);
     return o;
   }
 

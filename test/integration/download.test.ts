@@ -85,7 +85,6 @@ function entry(over: Partial<RegistryEntry>): RegistryEntry {
   };
 }
 
-
 routes.set('/ok/model.onnx', (req, res) => serveRange(req, res, payload));
 
 describe('downloadModel / downloadEntry', () => {

@@ -13,13 +13,12 @@ import type { ModelOutputs } from '../../dist/cjs/backends/types.js';
 import { BackendUnavailableError, InferenceError, ModelContractError } from '../../dist/cjs/errors.js';
 import { registry } from '../../dist/cjs/model/registry.js';
 import { startKServe } from '../support/kserve-server.mjs';
-import { models, root } from '../helpers';
+import { models, oracle as oracleModels, root } from '../helpers';
 
 type KServe = Awaited<ReturnType<typeof startKServe>>;
 
 const specs = registry().contracts;
-const oracle = join(models, 'oracle-community.onnx');
-const upstream = join(models, 'oracle-upstream.onnx');
+const { community: oracle, upstream } = oracleModels;
 const demo = join(root, 'models', 'demo.onnx');
 const wrong = join(models, 'wrong-contract.onnx');
 const H = 112;

@@ -1,4 +1,4 @@
-// A small KServe v2 (HTTP/REST) inference server for the tests of lib/backends/triton.ts.
+// A small KServe v2 (HTTP/REST) inference server for the tests of lib/backends/triton/.
 //
 // It serves ONNX files through onnxruntime-node (real inference, CPU), speaking the same
 // protocol as NVIDIA Triton Inference Server: health, server and model metadata, model
@@ -10,7 +10,7 @@
 //     nvcr.io/nvidia/tritonserver:<yy.mm>-py3 tritonserver --model-repository=/models
 // with model_repository/demo/1/model.onnx (platform onnxruntime_onnx, or a TensorRT plan).
 // The same bit-identity test then runs against it:
-//   TRITON_URL=http://localhost:8000 TRITON_MODEL=demo npx vitest run test/triton-client.test.ts
+//   TRITON_URL=http://localhost:8000 TRITON_MODEL=demo npx vitest run test/integration/triton-client.test.ts
 // (TRITON_MODEL defaults to 'demo'; the server's model must be the same file as
 // models/demo.onnx, or name the local file with TRITON_ONNX, for the outputs to match.)
 import { createServer } from 'node:http';

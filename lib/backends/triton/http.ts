@@ -19,6 +19,13 @@ const LITTLE_ENDIAN = endianness() === 'LE';
 
 export const KSERVE_TYPE: Record<TensorDType, 'FP32' | 'FP16'> = { float32: 'FP32', float16: 'FP16' };
 
+/** Where and how to reach the server. */
+export interface Settings {
+  url: string;
+  timeoutMs: number;
+  retries: number;
+  headers: Record<string, string>;
+}
 
 /** Checks the connection options; the URL gets `http://` when it has no scheme and loses trailing slashes. */
 export function resolveSettings(options: unknown): { settings: Settings; modelName: string; modelVersion?: string } {
@@ -42,7 +49,7 @@ export function resolveSettings(options: unknown): { settings: Settings; modelNa
   }
   const timeoutMs = o.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : finiteNumber(o.timeoutMs, 'options.triton.timeoutMs');
   if (!(timeoutMs > 0)) invalid('a positive number of milliseconds', 'options.triton.timeoutMs', timeoutMs);
-  const retries = o.retries === undefined ? DEFAULT_RETRIES : integerIn(o.retries, 'options.triton.retries', 0, 1000);
+  const retries = o.retries === undefined ? DEFAULT_RETRIES : integerIn(o.retries, 'options.triton.retries', 0, Number.MAX_SAFE_INTEGER);
   const headers = optionalObject(o.headers, 'options.triton.headers');
   for (const [k, v] of Object.entries(headers)) if (typeof v !== 'string') invalid('a string', `options.triton.headers.${k}`, v);
   return {
@@ -50,13 +57,6 @@ export function resolveSettings(options: unknown): { settings: Settings; modelNa
     modelName: o.modelName,
     modelVersion: o.modelVersion,
   };
-}
-
-export interface Settings {
-  url: string;
-  timeoutMs: number;
-  retries: number;
-  headers: Record<string, string>;
 }
 
 type Attempt<T> = { ok: true; value: T } | { ok: false; kind: 'timeout' | 'connection'; reason: string; cause: unknown };

@@ -42,7 +42,7 @@ async function median(fn) {
   return t[t.length >> 1];
 }
 
-const Hi = 616, Wi = 1064;
+const [Hi, Wi] = b.limits.defaultInputSize;
 const native = {};
 for (const [W, H] of sizes) {
   const pixels = new Uint8Array(W * H * 3);

@@ -1,5 +1,5 @@
-// Limits and sizes shared by every layer. The TypeScript library reads these values
-// from the addon (`limits`), so each rule is written here and nowhere else.
+// Limits and sizes shared by every layer. The addon exports them as `limits`;
+// lib/model/limits.ts mirrors them for option checks, and a test fails when the two differ.
 #pragma once
 
 namespace m3d {
