@@ -5,6 +5,7 @@
       "sources": [
         "native/addon/addon.cpp",
         "native/addon/convert.cpp",
+        "native/addon/doctor.cpp",
         "native/addon/errors.cpp",
         "native/addon/tensorrt.cpp",
         "native/addon/workers.cpp",
@@ -16,6 +17,7 @@
         "native/core/src/parallel.cpp",
         "native/core/src/postprocess.cpp",
         "native/core/src/preprocess.cpp",
+        "native/core/src/staging.cpp",
         "native/core/src/trt/runtime.cpp"
       ],
       "include_dirs": [

@@ -5,12 +5,15 @@
 import { resolveLoadOptions, runtimeInfo, selectBackend, type Selection } from './backends/select';
 import type { Backend } from './backends/types';
 import { verificationImage } from './backends/verify';
+import { doctor } from './doctor';
 import { DisposedError, VerifyError } from './errors';
-import { depthAgreement } from './eval/metrics';
+import { depthAgreement, verificationProblems, verifyLimits } from './eval/metrics';
 import { native } from './native/binding';
 import { pointcloud, predict, type PipelineContext } from './pipeline';
 import type {
   BackendName,
+  DoctorOptions,
+  DoctorReport,
   ImageInput,
   LoadOptions,
   ModelInfo,
@@ -22,6 +25,9 @@ import type {
   Verification,
 } from './types';
 import { integerIn } from './validate';
+
+/** Depth clamp of the parity check's predictions, in metres (the predict default). */
+const VERIFY_MAX_DEPTH = 300;
 
 /**
  * A loaded Metric3D v2 model.
@@ -65,7 +71,7 @@ export class Metric3D {
     let verification: Verification | undefined;
     const check = verify
       ? async (s: Selection) => {
-          verification = await Metric3D.#verify(s, verify.maxAbsRel, o.threads);
+          verification = await Metric3D.#verify(s, verify, o.threads);
         }
       : undefined;
     const m = new Metric3D(await selectBackend(o, check));
@@ -85,6 +91,24 @@ export class Metric3D {
    */
   static info(): RuntimeInfo {
     return runtimeInfo();
+  }
+
+  /**
+   * The self-check of `npx metric3d doctor`: Node, the addon, GPUs, TensorRT and
+   * onnxruntime found here, the bundled demo model on onnxruntime, its TensorRT engines
+   * (fp32 and fp16) against onnxruntime, and the CUDA kernels against their CPU twins.
+   * Each backend gets a verdict (`ok`, `not-available` with the reason, or `failed`);
+   * `ok` is false when something failed.
+   *
+   * @example
+   * ```ts
+   * const report = await Metric3D.doctor();
+   * for (const v of report.verdicts) console.log(v.backend, v.status, v.reason);
+   * if (!report.ok) console.log(JSON.stringify(report)); // attach to a bug report
+   * ```
+   */
+  static doctor(options?: DoctorOptions): Promise<DoctorReport> {
+    return doctor(Metric3D, options);
   }
 
   /**
@@ -117,8 +141,9 @@ export class Metric3D {
   }
 
   /**
-   * The parity check of `tensorrt.verify`: depth AbsRel of this engine against
-   * onnxruntime on a bundled photo (undefined when not requested).
+   * The parity check of `tensorrt.verify`, which this engine passed: its depth against
+   * onnxruntime's on a bundled photo (AbsRel, delta1, invalid and saturated shares, flat
+   * map) and the limits applied (undefined when not requested).
    */
   get verification(): Verification | undefined {
     return this.#verification ? { ...this.#verification } : undefined;
@@ -176,25 +201,38 @@ export class Metric3D {
     return this.#disposing;
   }
 
-  /** The `tensorrt.verify` check: a selected engine's depth against onnxruntime's on the bundled photo. */
-  static async #verify(s: Selection, maxAbsRel: number | undefined, threads: number | undefined): Promise<Verification> {
+  /**
+   * The `tensorrt.verify` check: a selected engine's depth against onnxruntime's on the
+   * bundled photo, judged by `verificationProblems` with `verifyLimits` (lib/eval/metrics.ts).
+   */
+  static async #verify(
+    s: Selection,
+    given: { maxAbsRel?: number; maxInvalidShare?: number },
+    threads: number | undefined,
+  ): Promise<Verification> {
     const sample = verificationImage();
     const { path, inputSize } = s.model;
+    const maxDepth = VERIFY_MAX_DEPTH;
     const reference = await Metric3D.load({ model: path, backend: 'onnxruntime', inputSize, threads });
     let v: Verification;
+    let problems: string[];
     try {
-      const opts = { intrinsics: sample.intrinsics, normals: false };
+      const opts = { intrinsics: sample.intrinsics, normals: false, maxDepth };
       const mine = await predict(s, sample.path, opts);
       const ref = await reference.predict(sample.path, opts);
       const precision = s.backend.engine?.precision ?? s.backend.name;
-      v = { ...depthAgreement(mine.result.depth, ref.depth), reference: 'onnxruntime', image: sample.path, precision };
+      const limits = verifyLimits(precision, given);
+      const agreement = depthAgreement(mine.result.depth, ref.depth, { maxDepth });
+      problems = verificationProblems(agreement, limits, maxDepth);
+      const { absRel, delta1, pixels, maxAbsDiff, referencePixels, invalidShare, saturatedShare, flat } = agreement;
+      v = { absRel, delta1, pixels, maxAbsDiff, referencePixels, invalidShare, saturatedShare, flat, limits, reference: 'onnxruntime', image: sample.path, precision };
     } finally {
       await reference.dispose();
     }
-    if (maxAbsRel !== undefined && !(v.absRel <= maxAbsRel)) {
+    if (problems.length > 0) {
       throw new VerifyError(
-        `the ${v.precision} engine's depth differs from onnxruntime's by AbsRel ${v.absRel.toFixed(4)} ` +
-          `(limit ${maxAbsRel}) on ${v.image}; rebuild with precision 'fp32' or check the export`,
+        `the ${v.precision} engine fails the parity check against onnxruntime on ${v.image}: ${problems.join('; ')}. ` +
+          `Rebuild it in FP32 (precision 'fp32' on TensorRT 10; the float32 file with precision 'best' on TensorRT 11) or check the export`,
       );
     }
     return v;

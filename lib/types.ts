@@ -100,7 +100,11 @@ export interface TritonLoadOptions {
   headers?: Record<string, string>;
 }
 
-/** Engine precision: `'fp16'` (default), `'fp32'`, or `'best'` (FP16 where TensorRT allows, else what the ONNX file holds). */
+/**
+ * Engine precision: `'fp32'`, `'fp16'`, or `'best'` (FP16 where TensorRT allows, else
+ * what the ONNX file holds). The default depends on the TensorRT major: see
+ * {@link TensorRTOptions.precision}.
+ */
 export type EnginePrecision = 'fp32' | 'fp16' | 'best';
 
 /**
@@ -108,7 +112,23 @@ export type EnginePrecision = 'fp32' | 'fp16' | 'best';
  * file: `'fp16'` needs a float16 export, `'best'` builds whatever the file holds.
  */
 export interface TensorRTOptions {
-  /** Default `'fp16'`. */
+  /**
+   * Engine precision, decided before the ONNX file is parsed:
+   *
+   * - TensorRT 10: default `'fp16'` (FP16 with softmax and normalisation kept in FP32),
+   *   from float32 and float16 files alike.
+   * - TensorRT 11 (always strongly typed, no FP16 builder flag): default `'best'`, the
+   *   types the file holds. `'fp16'` of a float32 registry model builds the registry's
+   *   float16 export `<name>-fp16` instead (downloaded into the cache when missing, and
+   *   said in `backendReason` and a `METRIC3D_TENSORRT` warning); `'fp16'` of a float32
+   *   file with no such export is an `EngineBuildError` (pass a float16 export, or use
+   *   `'best'` or `'fp32'`).
+   * - Every major: `'fp32'` of a float16 file is an `EngineBuildError` (use the float32
+   *   export), never an FP16 engine.
+   *
+   * A precision that cannot be honoured is an error also with `backend: 'auto'`, which
+   * falls back to onnxruntime only when TensorRT or a GPU is missing.
+   */
   precision?: EnginePrecision;
   /**
    * Input sizes [height, width] the engine accepts, for dynamic-size exports (default:
@@ -119,7 +139,11 @@ export interface TensorRTOptions {
   workspaceMiB?: number;
   /** Builder optimisation level 0..5 (default TensorRT's, 3). */
   optimizationLevel?: number;
-  /** Execution contexts, i.e. requests that run on the GPU at the same time (default 2). */
+  /**
+   * Execution contexts, i.e. requests that run on the GPU at the same time (default 2).
+   * Each context holds the engine's whole activation memory, so GPU memory grows with
+   * every context: use 1 for large models (ViT-L, ViT-giant2) on small GPUs.
+   */
   contexts?: number;
   /** Folder of cached engines (default `$METRIC3D_ENGINE_CACHE`, else `<cache>/engines`). */
   engineCacheDir?: string;
@@ -129,18 +153,25 @@ export interface TensorRTOptions {
   warmup?: number;
   /**
    * Parity check after loading: runs the engine and onnxruntime (CPU) on a bundled
-   * photo and reports the depth AbsRel between them in {@link Metric3D.verification}.
-   * With `maxAbsRel`, a larger difference rejects the load with VerifyError.
+   * photo, reports the agreement in {@link Metric3D.verification} and rejects the load
+   * with VerifyError when the engine fails it: depth AbsRel above `maxAbsRel` (default
+   * 0.02 for FP32 engines, 0.05 for FP16 ones), more than `maxInvalidShare` (default
+   * 0.01) of the pixels onnxruntime gives a depth for left zero, negative or not finite
+   * by the engine, more than 1 % clamped at the maximum depth where onnxruntime's are
+   * not (saturation), or a flat depth map.
    */
-  verify?: boolean | { maxAbsRel?: number };
+  verify?: boolean | { maxAbsRel?: number; maxInvalidShare?: number };
   /** CUDA device (default 0). */
   device?: number;
 }
 
 /** Progress of long work. */
 export interface Progress {
-  /** What is running: `'engine-build'`. */
-  task: 'engine-build';
+  /**
+   * What is running: `'engine-build'`, or `'download'` when a TensorRT load fetches the
+   * registry's float16 export of a model (phase "Downloading <name>", detail the file).
+   */
+  task: 'engine-build' | 'download';
   /** The current top-level phase, e.g. "Parsing ONNX" or "Building engine". */
   phase: string;
   /** The innermost phase running now. */
@@ -181,11 +212,27 @@ export interface BuildEngineOptions extends TensorRTOptions {
 
 /** Result of the parity check of {@link TensorRTOptions.verify}. */
 export interface Verification {
-  /** Mean |d_engine - d_ref| / d_ref over pixels valid in both. */
+  /** Mean |d_engine - d_ref| / d_ref over pixels valid (finite, > 0) in both. */
   absRel: number;
-  /** Fraction of pixels with max(d_engine / d_ref, d_ref / d_engine) < 1.25. */
+  /**
+   * Fraction of the pixels valid in the reference with max(d_engine / d_ref,
+   * d_ref / d_engine) < 1.25; pixels the engine left invalid count as outside.
+   */
   delta1: number;
+  /** Pixels valid in both. */
   pixels: number;
+  /** Largest |d_engine - d_ref| over the pixels valid in both, in metres. */
+  maxAbsDiff: number;
+  /** Pixels valid in the reference. */
+  referencePixels: number;
+  /** Share of the reference's valid pixels that the engine left zero, negative or not finite. */
+  invalidShare: number;
+  /** Share of the reference's valid pixels clamped at the maximum depth by the engine but not by the reference. */
+  saturatedShare: number;
+  /** The engine's depth is the same value everywhere while the reference's varies. */
+  flat: boolean;
+  /** The limits the check applied (the options, else the defaults for the engine's precision). */
+  limits: { maxAbsRel: number; maxInvalidShare: number; maxSaturatedShare: number };
   reference: 'onnxruntime';
   image: string;
   /** Engine precision that was checked. */
@@ -674,7 +721,10 @@ export interface TritonExportOptions {
   platform?: 'onnxruntime' | 'tensorrt';
   /** For `platform: 'onnxruntime'`: let Triton run the graph through TensorRT (default) or plain CUDA. */
   accelerator?: 'tensorrt' | 'none';
-  /** Precision of the TensorRT accelerator or plan (default 'fp16'). */
+  /**
+   * Precision of the TensorRT accelerator (default 'fp16') or of a plan built here (default:
+   * the rules of {@link TensorRTOptions.precision} for the TensorRT found).
+   */
   precision?: EnginePrecision;
   /** TensorRT workspace for the accelerator in MiB (default 4096). */
   workspaceMiB?: number;
@@ -733,4 +783,181 @@ export interface TritonConfigSpec {
   accelerator?: 'tensorrt' | 'none';
   precision?: EnginePrecision;
   workspaceMiB?: number;
+}
+
+/** Options of {@link Metric3D.doctor}. */
+export interface DoctorOptions {
+  /** CUDA device of the GPU, kernel and TensorRT checks (default 0). */
+  device?: number;
+  /**
+   * Build and run engines of the bundled demo model on each usable TensorRT and compare
+   * them with onnxruntime (default true); false only reports what was found.
+   */
+  engines?: boolean;
+  /** One line per check as it starts (a first engine build takes a while). */
+  onProgress?: (message: string) => void;
+}
+
+/** Outcome of one backend: `'not-available'` (absent here, with the reason) is not a failure. */
+export type DoctorStatus = 'ok' | 'not-available' | 'failed';
+
+/** The verdict on one backend in {@link DoctorReport}. */
+export interface DoctorVerdict {
+  backend: 'onnxruntime' | 'tensorrt' | 'cuda kernels' | 'triton';
+  status: DoctorStatus;
+  /** Why it is not available or failed, or what was checked when ok. */
+  reason: string;
+}
+
+/** The native addon in use. */
+export interface DoctorAddon {
+  loaded: boolean;
+  /** `'prebuilt'` (from prebuilds/), `'local build'` (from build/), `'none'` when it did not load. */
+  kind: 'prebuilt' | 'local build' | 'none';
+  path: string;
+  version: string;
+  /** The core was compiled with its CUDA kernels. */
+  cudaKernels: boolean;
+  /** Why the addon did not load ('' when it did). */
+  reason: string;
+}
+
+/** One CUDA device. */
+export interface DoctorGpuDevice {
+  device: number;
+  name: string;
+  /** e.g. "9.0" */
+  computeCapability: string;
+  totalMemory: number;
+}
+
+/** The CUDA devices, driver and runtime. */
+export interface DoctorGpu {
+  /** The selected device ({@link DoctorOptions.device}) can be used. */
+  available: boolean;
+  /** Why not, or the selected device's summary. */
+  reason: string;
+  devices: DoctorGpuDevice[];
+  /** The NVIDIA kernel driver's version, e.g. "580.159.04" ('' when it cannot be read). */
+  driver: string;
+  /** The CUDA version the driver supports, e.g. "13.0" ('' without a driver). */
+  driverCuda: string;
+  /** The CUDA runtime of the addon, e.g. "13.0" ('' in a build without CUDA). */
+  runtime: string;
+}
+
+/** One TensorRT library found on this machine. */
+export interface DoctorTensorRTLibrary {
+  major: number;
+  /** e.g. "10.16.0" */
+  version: string;
+  /** The libnvinfer that was opened. */
+  library: string;
+  /** The metric3d-trt backend module for this major, and whether it loaded and started. */
+  module: string;
+  moduleLoaded: boolean;
+  /** The ONNX parser (libnvonnxparser), and whether it loaded: without it engines cannot be built. */
+  parser: string;
+  parserLoaded: boolean;
+  /** TensorRT 11: precision follows the ONNX file. */
+  stronglyTyped: boolean;
+  /** Engines can be built and run here: module, parser, CUDA kernels and a GPU. */
+  usable: boolean;
+  /** Why it is not usable, or a summary. */
+  reason: string;
+  /** Where it was checked: one process opens one TensorRT, so a second major is checked in a child process. */
+  checkedIn: 'this process' | 'child process';
+}
+
+/** The demo model's engine at one precision against onnxruntime on the bundled photo. */
+export interface DoctorEngineCheck {
+  tensorrt: string;
+  precision: 'fp32' | 'fp16';
+  status: 'ok' | 'skipped' | 'failed';
+  /** Why it was skipped or failed, or a summary. */
+  reason: string;
+  /** What TensorRT built, e.g. "fp16 (softmax and normalisation in fp32)". */
+  built?: string;
+  /** Seconds for the engine build, load and parity check. */
+  seconds?: number;
+  /** Largest |depth - onnxruntime depth| in metres over pixels valid in both. */
+  maxAbsDiff?: number;
+  /** Depth AbsRel against onnxruntime ({@link Metric3D.verification}). */
+  absRel?: number;
+  delta1?: number;
+  /** Share of the pixels valid in onnxruntime's depth that the engine leaves invalid. */
+  invalidShare?: number;
+  /** The limits the check applied. */
+  limits?: { absRel: number; invalidShare: number };
+}
+
+/** TensorRT: every major found, and the engine checks on the usable ones. */
+export interface DoctorTensorRT {
+  /** Why TensorRT is not usable here, or a summary. */
+  reason: string;
+  /** TensorRT majors this build has backend modules for, and where they are looked up. */
+  modules: number[];
+  moduleDir: string;
+  libraries: DoctorTensorRTLibrary[];
+  engines: DoctorEngineCheck[];
+  /** Why no engine was checked ('' when some were). */
+  enginesReason: string;
+}
+
+/** onnxruntime, and the demo model run on it. */
+export interface DoctorOnnxRuntime {
+  available: boolean;
+  version: string;
+  /** The execution provider used: "cpu". */
+  executionProvider: string;
+  reason: string;
+  /** The demo model ran on the bundled photo. */
+  ran: boolean;
+  milliseconds?: number;
+  /** Pixels with a valid depth, of width x height. */
+  validPixels?: number;
+  width?: number;
+  height?: number;
+}
+
+/** One CUDA kernel step against its CPU twin. */
+export interface DoctorKernelStep {
+  name: string;
+  elements: number;
+  /** Elements that are not bit-identical. */
+  mismatched: number;
+  bitIdentical: boolean;
+  maxAbs: number;
+  maxRel: number;
+  /** Limit on maxRel when `relative`, else on maxAbs. */
+  tolerance: number;
+  relative: boolean;
+  passed: boolean;
+}
+
+/** The CUDA kernels against their CPU twins on the bundled photo. */
+export interface DoctorKernels {
+  ran: boolean;
+  /** Why they did not run, or the device summary. */
+  reason: string;
+  device: number;
+  image: string;
+  milliseconds: number;
+  steps: DoctorKernelStep[];
+}
+
+/** Report of {@link Metric3D.doctor} (`npx metric3d doctor --json`). */
+export interface DoctorReport {
+  version: string;
+  node: { version: string; platform: string; arch: string; napi: string };
+  addon: DoctorAddon;
+  gpu: DoctorGpu;
+  tensorrt: DoctorTensorRT;
+  onnxruntime: DoctorOnnxRuntime;
+  kernels: DoctorKernels;
+  triton: { available: boolean; reason: string };
+  /** One per backend: onnxruntime, tensorrt, cuda kernels, triton. */
+  verdicts: DoctorVerdict[];
+  /** Nothing failed (absent backends are not failures): `metric3d doctor` exits 0. */
+  ok: boolean;
 }

@@ -2,8 +2,8 @@
 // The pack-and-install test: packs the package, checks what the tarball holds, installs
 // it into an empty folder the way a user does (npm's default script policy, npm cache
 // preferred), then - with no compiler on PATH - requires it, imports it, and runs
-// `metric3d info` and `metric3d demo` on the bundled photo. Needs the addon built and
-// `npm run build:prebuilds` done (npm test does both).
+// `metric3d info`, `metric3d doctor` and `metric3d demo` on the bundled photo. Needs
+// the addon built and `npm run build:prebuilds` done (npm test does both).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,6 +74,20 @@ try {
 
   const cliInfo = run([join(pkg, 'bin', 'metric3d.js'), 'info', '--json']);
   check(cliInfo.status === 0 && JSON.parse(cliInfo.stdout).nativeBinary.includes(platformDir), 'metric3d info --json');
+
+  // The self-check: TensorRT is absent here (METRIC3D_TENSORRT_LIB names no file) and says why; nothing fails.
+  const doctor = run([join(pkg, 'bin', 'metric3d.js'), 'doctor']);
+  const verdicts = doctor.stdout.slice(doctor.stdout.indexOf('\nverdict\n'));
+  check(doctor.status === 0 && doctor.stdout.includes(`addon       prebuilt ${join(pkg, platformDir)}`) &&
+    doctor.stdout.includes('TensorRT    none: TensorRT not found (/nonexistent/libnvinfer.so.10') &&
+    /\n {2}onnxruntime {3}ok \(/.test(verdicts) && /\n {2}tensorrt {6}not available \(TensorRT not found /.test(verdicts) &&
+    /\n {2}cuda kernels {2}(ok|not available) \(/.test(verdicts) && /\n {2}triton {8}ok \(client only: /.test(verdicts) && !doctor.stdout.includes('FAILED'),
+    `metric3d doctor exits 0 with TensorRT absent and its reason${doctor.status ? `: exit ${doctor.status} ${doctor.stderr.trim().split('\n').pop()}` : ''}`);
+  if (doctor.stdout) console.log(verdicts.trim().split('\n').map((l) => `     ${l.slice(0, 150)}`).join('\n'));
+  const doctorJson = run([join(pkg, 'bin', 'metric3d.js'), 'doctor', '--json']);
+  const report = doctorJson.status === 0 ? JSON.parse(doctorJson.stdout) : {};
+  check(report.ok === true && report.addon?.kind === 'prebuilt' && report.verdicts?.length === 4 && report.tensorrt?.libraries?.length === 0,
+    'metric3d doctor --json');
 
   const demo = run([join(pkg, 'bin', 'metric3d.js'), 'demo']);
   check(demo.status === 0 && /depth +min [0-9.]+ m/.test(demo.stdout), `metric3d demo on the bundled photo${demo.status ? `: ${demo.stderr.trim().split('\n').pop()}` : ''}`);

@@ -4,7 +4,7 @@
  * request.
  * @internal
  */
-import { BackendUnavailableError, CancelledError, VerifyError } from '../errors';
+import { BackendUnavailableError, GpuUnavailableError } from '../errors';
 import { DEFAULT_FOV_DEGREES } from '../io/intrinsics';
 import { modelInputSize } from '../model/contract';
 import { registry, resolveModel, tritonModelName } from '../model/registry';
@@ -15,8 +15,8 @@ import type { ContractKind, LoadOptions, ModelContract, ModelInfo, Progress, Run
 import { finiteNumber, integerIn, invalid, oneOf, optionalFunction, optionalInputSize, optionalObject, optionalSignal } from '../validate';
 import { hostBackend } from './host';
 import { createOnnxRuntimeBackend, onnxruntimeStatus } from './onnxruntime';
-import { createTensorRTBackend, engineTarget } from './tensorrt/engine';
-import { resolveTensorRTOptions, tensorrtStatus, type ResolvedTensorRTOptions } from './tensorrt/options';
+import { createTensorRTBackend, prepareEngine } from './tensorrt/engine';
+import { loadTensorRT, resolveTensorRTOptions, tensorrtStatus, type ResolvedTensorRTOptions } from './tensorrt/options';
 import { createTritonBackend, tritonStatus } from './triton/backend';
 import type { Backend } from './types';
 
@@ -94,29 +94,20 @@ function modelInfo(contract: ModelContract, inputSize: [number, number], path: s
 
 /**
  * Loads the model on the backend the options ask for: `triton`, `tensorrt`,
- * `onnxruntime`, or `auto` (TensorRT when available and the engine can be built,
- * loaded and, with `check`, verified; else onnxruntime on the CPU, saying why).
- * `check` runs on a TensorRT selection before it is returned; what it throws ends the
- * load for VerifyError and CancelledError, and falls back to onnxruntime otherwise in `auto`.
+ * `onnxruntime`, or `auto`: TensorRT when it is available here, else onnxruntime on
+ * the CPU, saying why. `auto` falls back to the CPU only when TensorRT or a GPU is
+ * missing (BackendUnavailableError, GpuUnavailableError, e.g. no ONNX parser for a
+ * build); any other failure of the TensorRT path (an option that cannot be honoured,
+ * a build, load, warm-up or `check` failure, a cancel) rejects the load.
+ * `check` runs on a TensorRT selection before it is returned.
  */
 export async function selectBackend(o: ResolvedLoadOptions, check?: (s: Selection) => Promise<void>): Promise<Selection> {
   native(); // fail early, with the loader's explanation, if the addon is missing
   if (o.backend === 'triton') return selectTriton(o);
-  const trt = tensorrtStatus(o.tensorrt.device);
+  const trt = await loadTensorRT(o.tensorrt.device);
   if (o.backend === 'tensorrt' && !trt.available) {
     throw new BackendUnavailableError(`tensorrt backend not available: ${trt.reason}`);
   }
-  const resolved = resolveModel(o.model, o.cacheDir);
-  const reg = registry();
-  const label = resolved.name ? `registry model '${resolved.name}'` : resolved.path;
-  const sizeFor = (contract: ModelContract) => modelInputSize(contract, { entry: resolved.entry, kind: o.contract, label, inputSize: o.inputSize });
-  const selection = (backend: Backend, inputSize: [number, number], reason: string): Selection => ({
-    backend,
-    model: modelInfo(backend.contract, inputSize, resolved.path, resolved.name),
-    reason,
-    maxPixels: o.maxPixels,
-    defaultFov: o.defaultFov,
-  });
 
   let reason: string;
   if (o.backend === 'onnxruntime') {
@@ -125,37 +116,70 @@ export async function selectBackend(o: ResolvedLoadOptions, check?: (s: Selectio
     reason = `auto: tensorrt not available (${trt.reason}); using onnxruntime on the CPU`;
   } else {
     try {
-      const target = engineTarget(resolved.path, label, reg.contracts, sizeFor, o.tensorrt.profile);
-      const backend = await createTensorRTBackend(target, o.tensorrt, { onProgress: o.onProgress, signal: o.signal });
-      const why = o.backend === 'tensorrt' ? 'tensorrt requested' : 'auto: tensorrt available';
-      const engine = backend.engine;
-      const s = selection(
-        backend,
-        target.inputSize,
-        `${why} (${backend.description}; engine ${engine.cached ? 'from cache' : `built in ${engine.buildSeconds} s`}: ${engine.enginePath})`,
-      );
-      if (check) {
-        try {
-          await check(s);
-        } catch (e) {
-          await backend.dispose();
-          throw e;
-        }
-      }
-      return s;
+      return await selectTensorRT(o, check);
     } catch (e) {
-      if (o.backend === 'tensorrt' || e instanceof CancelledError || e instanceof VerifyError) throw e;
+      if (o.backend === 'tensorrt' || !cpuFallbackAllowed(e)) throw e;
       reason = `auto: tensorrt could not be used (${(e as Error).message}); using onnxruntime on the CPU`;
     }
   }
 
+  const resolved = resolveModel(o.model, o.cacheDir);
+  const reg = registry();
+  const label = resolved.name ? `registry model '${resolved.name}'` : resolved.path;
   const backend = hostBackend(await createOnnxRuntimeBackend(resolved.path, reg.contracts, o.threads));
   try {
-    return selection(backend, sizeFor(backend.contract), `${reason} (${backend.description})`);
+    const size = modelInputSize(backend.contract, { entry: resolved.entry, kind: o.contract, label, inputSize: o.inputSize });
+    return {
+      backend,
+      model: modelInfo(backend.contract, size, resolved.path, resolved.name),
+      reason: `${reason} (${backend.description})`,
+      maxPixels: o.maxPixels,
+      defaultFov: o.defaultFov,
+    };
   } catch (e) {
     await backend.dispose().catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * Whether `auto` may run on the CPU after this failure of the TensorRT path: only when
+ * TensorRT (its library, module or ONNX parser) or a usable GPU is missing.
+ */
+export function cpuFallbackAllowed(e: unknown): boolean {
+  return e instanceof BackendUnavailableError || e instanceof GpuUnavailableError;
+}
+
+/** The TensorRT path: precision decided per TensorRT major, engine built or loaded, warmed up, checked. */
+async function selectTensorRT(o: ResolvedLoadOptions, check?: (s: Selection) => Promise<void>): Promise<Selection> {
+  const prepared = await prepareEngine(o.model, o.tensorrt, {
+    cacheDir: o.cacheDir,
+    inputSize: o.inputSize,
+    kind: o.contract,
+    onProgress: o.onProgress,
+    signal: o.signal,
+  });
+  const { target, model } = prepared;
+  const backend = await createTensorRTBackend(target, prepared.options, { onProgress: o.onProgress, signal: o.signal });
+  const why = o.backend === 'tensorrt' ? 'tensorrt requested' : 'auto: tensorrt available';
+  const engine = backend.engine;
+  const built = engine.cached ? 'from cache' : `built in ${engine.buildSeconds} s`;
+  const s: Selection = {
+    backend,
+    model: modelInfo(backend.contract, target.inputSize, model.path, model.name),
+    reason: `${why} (${backend.description}; engine ${built}: ${engine.enginePath}${prepared.note ? `; ${prepared.note}` : ''})`,
+    maxPixels: o.maxPixels,
+    defaultFov: o.defaultFov,
+  };
+  if (check) {
+    try {
+      await check(s);
+    } catch (e) {
+      await backend.dispose();
+      throw e;
+    }
+  }
+  return s;
 }
 
 /** Triton: the registry entry or file gives the contract to expect; the server serves the model. */

@@ -6,6 +6,7 @@ import { packageVersion } from '../paths';
 import { registerBench } from './commands/bench';
 import { registerBuildEngine } from './commands/build-engine';
 import { registerDemo } from './commands/demo';
+import { registerDoctor } from './commands/doctor';
 import { registerDownload } from './commands/download';
 import { registerEval } from './commands/eval';
 import { registerExportTriton } from './commands/export-triton';
@@ -25,6 +26,7 @@ const COMMANDS: Register[] = [
   registerBuildEngine,
   registerExportTriton,
   registerInfo,
+  registerDoctor,
   registerEval,
   registerBench,
   registerDemo,

@@ -3,10 +3,9 @@
  * of time, e.g. at deploy time, so that services start without a build.
  * @module
  */
-import { buildResult, ensureEngine, modelTarget } from '../backends/tensorrt/engine';
+import { buildResult, ensureEngine, prepareEngine } from '../backends/tensorrt/engine';
 import { resolveTensorRTOptions } from '../backends/tensorrt/options';
 import { native } from '../native/binding';
-import { resolveModel } from '../model/registry';
 import type { BuildEngineOptions, EngineBuildResult } from '../types';
 import { invalid, optionalFunction, optionalInputSize, optionalObject, optionalSignal } from '../validate';
 
@@ -35,7 +34,6 @@ export async function buildEngine(model: string, options: BuildEngineOptions = {
   const { inputSize: _size, cacheDir: _cache, onProgress: _progress, signal: _signal, ...engineOptions } = o;
   const trt = resolveTensorRTOptions(engineOptions);
   native();
-  const resolved = resolveModel(model, o.cacheDir);
-  const target = modelTarget(resolved, inputSize, trt.profile);
-  return buildResult(await ensureEngine(target, trt, { onProgress, signal }));
+  const p = await prepareEngine(model, trt, { cacheDir: o.cacheDir, inputSize, onProgress, signal });
+  return buildResult(await ensureEngine(p.target, p.options, { onProgress, signal }));
 }

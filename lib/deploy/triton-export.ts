@@ -7,11 +7,10 @@
 import { copyFileSync, existsSync, mkdirSync, promises as fsp, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
-import { ensureEngine, modelTarget } from '../backends/tensorrt/engine';
+import { ensureEngine, modelTarget, prepareEngine } from '../backends/tensorrt/engine';
 import { resolveTensorRTOptions } from '../backends/tensorrt/options';
 import { InvalidArgumentError } from '../errors';
-import { native } from '../native/binding';
-import { resolveModel, tritonModelName } from '../model/registry';
+import { registry, resolveModel, tritonModelName } from '../model/registry';
 import type { Progress, TritonConfigSpec, TritonExportOptions, TritonExportResult, ValueInfo } from '../types';
 import { integerIn, invalid, oneOf, optionalFunction, optionalInputSize, optionalObject } from '../validate';
 
@@ -126,7 +125,8 @@ export async function exportTritonRepository(model: string, repoDir: string, opt
   const o = optionalObject(options, 'options') as TritonExportOptions;
   const platform = oneOf(o.platform ?? 'onnxruntime', 'options.platform', ['onnxruntime', 'tensorrt'] as const);
   const accelerator = oneOf(o.accelerator ?? 'tensorrt', 'options.accelerator', ['tensorrt', 'none'] as const);
-  const precision = oneOf(o.precision ?? 'fp16', 'options.precision', ['fp32', 'fp16', 'best'] as const);
+  const precisionGiven = o.precision === undefined ? undefined : oneOf(o.precision, 'options.precision', ['fp32', 'fp16', 'best'] as const);
+  const precision = precisionGiven ?? 'fp16';
   const kind = oneOf(o.kind ?? 'gpu', 'options.kind', ['gpu', 'cpu'] as const);
   const version = o.version === undefined ? 1 : integerIn(o.version, 'options.version', 1, 1_000_000);
   const instances = o.instances === undefined ? 1 : integerIn(o.instances, 'options.instances', 1, 64);
@@ -137,12 +137,15 @@ export async function exportTritonRepository(model: string, repoDir: string, opt
   const inputSize = optionalInputSize(o.inputSize, 'options.inputSize');
   const onProgress = optionalFunction<(p: Progress) => void>(o.onProgress, 'options.onProgress');
 
-  const resolved = resolveModel(model, o.cacheDir);
-  const name = o.name ?? tritonModelName(model, resolved.name);
+  const name = o.name ?? tritonModelName(model, Object.prototype.hasOwnProperty.call(registry().models, model) ? model : undefined);
   if (!/^[A-Za-z0-9_-]+$/.test(name)) invalid('a name of letters, digits, _ and -', 'options.name', name);
+  const trt = resolveTensorRTOptions({ ...(o.tensorrt ?? {}), ...(precisionGiven ? { precision: precisionGiven } : {}) });
+  // A plan is built here with the precision rules of the TensorRT found (precision.ts);
+  // an ONNX model is copied as it is.
+  const prepared = platform === 'tensorrt' ? await prepareEngine(model, trt, { cacheDir: o.cacheDir, inputSize, onProgress }) : undefined;
+  const resolved = prepared?.model ?? resolveModel(model, o.cacheDir);
+  const target = prepared?.target ?? modelTarget(resolved, inputSize, trt.profile);
   const label = resolved.name ? `registry model '${resolved.name}'` : resolved.path;
-  const trt = resolveTensorRTOptions({ ...(o.tensorrt ?? {}), precision });
-  const target = modelTarget(resolved, inputSize, trt.profile);
 
   const modelDir = join(resolve(repoDir), name);
   if (existsSync(modelDir)) {
@@ -154,9 +157,8 @@ export async function exportTritonRepository(model: string, repoDir: string, opt
   const files: string[] = [];
   const tritonPlatform = platform === 'tensorrt' ? 'tensorrt_plan' : 'onnxruntime_onnx';
   const { inputs, outputs } = target.scan;
-  if (platform === 'tensorrt') {
-    native();
-    const engine = await ensureEngine(target, trt, { onProgress });
+  if (prepared) {
+    const engine = await ensureEngine(prepared.target, prepared.options, { onProgress });
     const plan = join(versionDir, 'model.plan');
     await fsp.writeFile(plan, engine.plan);
     files.push(plan);

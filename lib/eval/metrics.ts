@@ -284,22 +284,167 @@ export function cropMask(crop: Crop, width: number, height: number): Uint8Array 
 /** The largest finite float32: a bound that every finite depth value satisfies. */
 const FLOAT32_MAX = 3.4028234663852886e38;
 
+/** Agreement of a depth map with a reference depth map of the same scene and size. @internal */
+export interface DepthAgreement {
+  /** Mean |d - r| / r over the pixels valid (finite, > 0) in both. */
+  absRel: number;
+  /** Share of the reference's valid pixels with max(d / r, r / d) < 1.25 (invalid `depth` pixels count as outside). */
+  delta1: number;
+  /** Pixels valid in both. */
+  pixels: number;
+  /** Pixels valid in the reference. */
+  referencePixels: number;
+  /** Share of the reference's valid pixels where `depth` is zero, negative or not finite. */
+  invalidShare: number;
+  /** Share of the reference's valid pixels where `depth` is at `maxDepth` and the reference below it (0 without `maxDepth`). */
+  saturatedShare: number;
+  /** Every valid `depth` value is the same (within a relative 1e-4) while the reference's vary. */
+  flat: boolean;
+  /** Largest |d - r| over the pixels valid in both, in metres (NaN when none). */
+  maxAbsDiff: number;
+  /** Smallest and largest valid `depth` value (NaN when none). */
+  range: [number, number];
+}
+
+/** Relative spread below which a depth map counts as flat. */
+const FLAT_TOLERANCE = 1e-4;
+
+function isFlat(min: number, max: number, count: number): boolean {
+  return count > 1 && max - min <= FLAT_TOLERANCE * max;
+}
+
 /**
- * AbsRel and delta < 1.25 of `depth` against `reference`, over the pixels valid
- * (finite, > 0) in both: {@link depthMetrics} with no depth range and no crop.
- * With no valid pixel both values are NaN and `pixels` is 0.
+ * How far `depth` (an engine's) is from `reference` (onnxruntime's on the same image):
+ * AbsRel over the pixels valid (finite, > 0) in both, as {@link depthMetrics} with no
+ * depth range and no crop, and the failures AbsRel does not see: pixels valid in the
+ * reference that `depth` leaves invalid (`invalidShare`, also counted as outside in
+ * `delta1`), pixels clamped at `maxDepth` in `depth` only (`saturatedShare`), and a flat
+ * `depth` map. With no valid pixel in both, `absRel` is NaN.
  * @internal
  *
  * @throws RangeError when the two maps differ in length.
  *
  * @example
  * ```ts
- * const { absRel, delta1 } = depthAgreement(tensorrtDepth, onnxruntimeDepth);
+ * const a = depthAgreement(tensorrtDepth, onnxruntimeDepth, { maxDepth: 300 });
+ * if (a.invalidShare > 0.01 || a.flat) console.log('broken engine');
  * ```
  */
-export function depthAgreement(depth: Float32Array, reference: Float32Array): { absRel: number; delta1: number; pixels: number } {
+export function depthAgreement(depth: Float32Array, reference: Float32Array, options: { maxDepth?: number } = {}): DepthAgreement {
   if (depth.length !== reference.length) throw new RangeError(`depth maps differ in size (${depth.length} vs ${reference.length})`);
-  if (depth.length === 0) return { absRel: NaN, delta1: NaN, pixels: 0 };
-  const d = depthMetrics(depth, reference, depth.length, 1, { minDepth: 0, maxDepth: FLOAT32_MAX, crop: 'none' });
-  return { absRel: d.absRel, delta1: d.delta1, pixels: d.pixels };
+  const clamp = options.maxDepth === undefined ? Infinity : Math.fround(options.maxDepth);
+  let referencePixels = 0;
+  let invalid = 0;
+  let saturated = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  let refMin = Infinity;
+  let refMax = -Infinity;
+  let valid = 0;
+  let maxAbsDiff = 0;
+  for (let i = 0; i < depth.length; i++) {
+    const r = reference[i];
+    if (!(Number.isFinite(r) && r > 0)) continue;
+    referencePixels++;
+    if (r < refMin) refMin = r;
+    if (r > refMax) refMax = r;
+    const d = depth[i];
+    if (!(Number.isFinite(d) && d > 0)) {
+      invalid++;
+      continue;
+    }
+    valid++;
+    if (d < min) min = d;
+    if (d > max) max = d;
+    if (Math.abs(d - r) > maxAbsDiff) maxAbsDiff = Math.abs(d - r);
+    if (d >= clamp && r < clamp) saturated++;
+  }
+  let absRel = NaN;
+  let delta1 = NaN;
+  if (depth.length > 0 && referencePixels > 0) {
+    const m = depthMetrics(depth, reference, depth.length, 1, { minDepth: 0, maxDepth: FLOAT32_MAX, crop: 'none' });
+    absRel = m.absRel;
+    delta1 = m.pixels > 0 ? (m.delta1 * m.pixels) / referencePixels : 0;
+  }
+  return {
+    absRel,
+    delta1,
+    pixels: valid,
+    referencePixels,
+    invalidShare: referencePixels > 0 ? invalid / referencePixels : NaN,
+    saturatedShare: referencePixels > 0 ? saturated / referencePixels : NaN,
+    flat: isFlat(min, max, valid) && !isFlat(refMin, refMax, referencePixels),
+    maxAbsDiff: valid > 0 ? maxAbsDiff : NaN,
+    range: valid > 0 ? [min, max] : [NaN, NaN],
+  };
+}
+
+/** Limits of the `tensorrt.verify` parity check. @internal */
+export interface VerifyLimits {
+  maxAbsRel: number;
+  maxInvalidShare: number;
+  maxSaturatedShare: number;
+}
+
+/**
+ * Default limits of the parity check: AbsRel 0.02 for FP32 engines, 0.05 for FP16 ones
+ * (docs/tensorrt.md explains the choice), 1 % of the pixels invalid, 1 % saturated.
+ * @internal
+ */
+export const DEFAULT_VERIFY_LIMITS = {
+  fp32: { maxAbsRel: 0.02, maxInvalidShare: 0.01, maxSaturatedShare: 0.01 },
+  fp16: { maxAbsRel: 0.05, maxInvalidShare: 0.01, maxSaturatedShare: 0.01 },
+} as const satisfies Record<string, VerifyLimits>;
+
+/**
+ * The limits for an engine of this precision (the build's description, e.g.
+ * `"fp16 (softmax and normalisation in fp32)"` or `"fp32 (types from the ONNX file)"`),
+ * with the caller's values in place of the defaults. An engine counts as FP32 only when
+ * its description starts with `fp32` and mentions no half-precision type.
+ * @internal
+ */
+export function verifyLimits(precision: string, given: { maxAbsRel?: number; maxInvalidShare?: number } = {}): VerifyLimits {
+  const fp32 = /^fp32\b/i.test(precision) && !/fp16|float16|half|bf16|bfloat16/i.test(precision);
+  const base = fp32 ? DEFAULT_VERIFY_LIMITS.fp32 : DEFAULT_VERIFY_LIMITS.fp16;
+  return {
+    maxAbsRel: given.maxAbsRel ?? base.maxAbsRel,
+    maxInvalidShare: given.maxInvalidShare ?? base.maxInvalidShare,
+    maxSaturatedShare: base.maxSaturatedShare,
+  };
+}
+
+const percent = (x: number) => `${(100 * x).toFixed(x < 0.001 ? 3 : 1)} %`;
+
+/**
+ * The verdict of a parity check: one sentence per failed limit (empty when the engine
+ * passes). `maxDepth` is the clamp the depth maps were computed with, for messages.
+ * @internal
+ *
+ * @example
+ * ```ts
+ * const problems = verificationProblems(depthAgreement(mine, ref, { maxDepth: 300 }), verifyLimits('fp16'), 300);
+ * if (problems.length) throw new Error(problems.join('; '));
+ * ```
+ */
+export function verificationProblems(a: DepthAgreement, limits: VerifyLimits, maxDepth?: number): string[] {
+  if (!(a.referencePixels > 0)) return ['the onnxruntime reference has no valid depth pixel, so the engine cannot be judged'];
+  const problems: string[] = [];
+  if (a.invalidShare > limits.maxInvalidShare) {
+    problems.push(
+      `${percent(a.invalidShare)} of the pixels onnxruntime gives a depth for are zero, negative or not finite in the engine's depth ` +
+        `(limit ${percent(limits.maxInvalidShare)})`,
+    );
+  }
+  if (a.flat) problems.push(`the engine's depth map is flat (every pixel ${a.range[1]} m) where onnxruntime's varies`);
+  if (a.saturatedShare > limits.maxSaturatedShare) {
+    const at = maxDepth === undefined ? 'the maximum depth' : `maxDepth ${maxDepth} m`;
+    problems.push(
+      `${percent(a.saturatedShare)} of the engine's depth is clamped at ${at} where onnxruntime's is not ` +
+        `(limit ${percent(limits.maxSaturatedShare)}): the engine saturates`,
+    );
+  }
+  if (!(a.absRel <= limits.maxAbsRel)) {
+    problems.push(`the depth differs from onnxruntime's by AbsRel ${Number.isNaN(a.absRel) ? 'NaN' : a.absRel.toFixed(4)} (limit ${limits.maxAbsRel})`);
+  }
+  return problems;
 }

@@ -72,6 +72,28 @@ export function resolveModel(model: string, cacheDir = defaultCacheDir()): Resol
   return { path };
 }
 
+/**
+ * The registry's other export of the same network in another float type, by the
+ * registry's naming: `<name>-fp16` is the float16 export of the float32 model `<name>`.
+ * Undefined when `name` is not a registry model or the registry has no such sibling.
+ *
+ * @example
+ * ```ts
+ * registrySibling('vit-small', 'float16');      // 'vit-small-fp16'
+ * registrySibling('vit-small-fp16', 'float32'); // 'vit-small'
+ * registrySibling('vit-giant2', 'float16');     // undefined
+ * ```
+ */
+export function registrySibling(name: string, type: 'float16' | 'float32'): string | undefined {
+  const models = registry().models;
+  const has = (n: string) => Object.prototype.hasOwnProperty.call(models, n);
+  if (!has(name)) return undefined;
+  const isHalf = name.endsWith('-fp16');
+  if (type === 'float16') return !isHalf && has(`${name}-fp16`) ? `${name}-fp16` : undefined;
+  const base = name.slice(0, -'-fp16'.length);
+  return isHalf && has(base) ? base : undefined;
+}
+
 /** A Triton model name from a registry name or a file path. */
 export function tritonModelName(model: string, registryName?: string): string {
   const base = registryName ? `metric3d_${registryName}` : basename(model).replace(/\.onnx$/i, '');

@@ -83,6 +83,8 @@ export interface NativeTensorRTInfo {
   stronglyTyped: boolean;
   modules: number[];
   moduleDir: string;
+  /** Every libnvinfer tried, in order (an explicit METRIC3D_TENSORRT_LIB is the only one), with why it did not load. */
+  attempts: Array<{ major: number; library: string; version: string; module: string; parser: string; loaded: boolean; reason: string }>;
 }
 
 export interface NativeBuildEvent {
@@ -97,7 +99,10 @@ export interface NativeBuildEvent {
 export type EngineHandle = { readonly __engine: unique symbol };
 
 export interface NativeTensorRT {
+  /** What the TensorRT loader found; its first call opens TensorRT on the calling thread. */
   tensorrtInfo(): NativeTensorRTInfo;
+  /** Opens TensorRT and starts the CUDA driver off the event loop, then resolves with {@link NativeTensorRT.tensorrtInfo}. */
+  tensorrtLoad(req?: { device?: number }): Promise<NativeTensorRTInfo>;
   trtBuild(req: {
     onnxPath: string;
     precision: string;

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "convert.h"
+#include "doctor.h"
 #include "errors.h"
 #include "m3d/error.h"
 #include "m3d/gpu.h"
@@ -123,10 +124,12 @@ constexpr Export kFunctions[] = {
     {"postprocess", postprocess},
     {"backproject", backproject},
     {"tensorrtInfo", tensorrt_info},
+    {"tensorrtLoad", tensorrt_load},
     {"trtBuild", trt_build},
     {"trtLoad", trt_load},
     {"trtRun", trt_run},
     {"trtFree", trt_free},
+    {"gpuSelfCheck", gpu_self_check},
 };
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {

@@ -11,6 +11,7 @@
 
 #include "convert.h"
 #include "errors.h"
+#include "m3d/gpu.h"
 #include "m3d/trt.h"
 #include "promise_worker.h"
 
@@ -63,11 +64,20 @@ Napi::Array dims_array(Napi::Env env, const std::vector<int64_t>& dims) {
   return a;
 }
 
-Napi::Array tensors_array(Napi::Env env, const std::vector<m3d::trt::TensorDesc>& tensors) {
-  Napi::Array a = Napi::Array::New(env, tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const auto& t = tensors[i];
+// A JS array of one object per item, each filled by fill(object, item).
+template <typename T, typename F>
+Napi::Array objects_array(Napi::Env env, const std::vector<T>& items, F fill) {
+  Napi::Array a = Napi::Array::New(env, items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
     Napi::Object o = Napi::Object::New(env);
+    fill(o, items[i]);
+    a.Set(static_cast<uint32_t>(i), o);
+  }
+  return a;
+}
+
+Napi::Array tensors_array(Napi::Env env, const std::vector<m3d::trt::TensorDesc>& tensors) {
+  return objects_array(env, tensors, [env](Napi::Object& o, const m3d::trt::TensorDesc& t) {
     o.Set("name", t.name);
     o.Set("input", t.input);
     o.Set("type", dtype_name(t.dtype));
@@ -76,9 +86,7 @@ Napi::Array tensors_array(Napi::Env env, const std::vector<m3d::trt::TensorDesc>
       o.Set("minShape", dims_array(env, t.minDims));
       o.Set("maxShape", dims_array(env, t.maxDims));
     }
-    a.Set(static_cast<uint32_t>(i), o);
-  }
-  return a;
+  });
 }
 
 // Module memory (an engine plan) exposed as a Uint8Array without a copy.
@@ -325,19 +333,32 @@ bool file_exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-}  // namespace
+Napi::Array attempts_array(Napi::Env env, const std::vector<m3d::trt::LoadAttempt>& attempts) {
+  return objects_array(env, attempts, [](Napi::Object& o, const m3d::trt::LoadAttempt& t) {
+    o.Set("major", t.major);
+    o.Set("library", t.libraryPath);
+    o.Set("version", t.version ? m3d::trt::version_text(t.version) : "");
+    o.Set("module", t.modulePath);
+    o.Set("parser", t.parserPath);
+    o.Set("loaded", t.ok);
+    o.Set("reason", t.reason);
+  });
+}
 
-Napi::Value tensorrt_info(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const auto lib = trt_library();
+// What tensorrtInfo() and tensorrtLoad() report about the process-wide library.
+Napi::Object info_object(Napi::Env env, const m3d::trt::Library& lib) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("available", lib->available);
-  o.Set("reason", lib->reason);
-  o.Set("version", lib->version ? lib->version_string() : "");
-  o.Set("libraryPath", lib->libraryPath);
-  o.Set("modulePath", lib->modulePath);
-  o.Set("hasParser", lib->hasParser);
-  o.Set("stronglyTyped", lib->stronglyTyped);
+  o.Set("available", lib.available);
+  o.Set("reason", lib.reason);
+  o.Set("version", lib.version ? lib.version_string() : "");
+  o.Set("libraryPath", lib.libraryPath);
+  o.Set("modulePath", lib.modulePath);
+  o.Set("hasParser", lib.hasParser);
+  o.Set("parserPath", lib.parserPath);
+  o.Set("plugins", lib.plugins);
+  o.Set("pluginPath", lib.pluginPath);
+  o.Set("stronglyTyped", lib.stronglyTyped);
+  o.Set("attempts", attempts_array(env, lib.attempts));
   const std::string dir = module_dir();
   Napi::Array modules = Napi::Array::New(env);
   for (int major : m3d::trt::kSupportedMajors) {
@@ -346,6 +367,44 @@ Napi::Value tensorrt_info(const Napi::CallbackInfo& info) {
   o.Set("modules", modules);
   o.Set("moduleDir", dir);
   return o;
+}
+
+// tensorrtLoad({ device? }): opens TensorRT and starts the CUDA driver for `device` on a
+// worker thread, then resolves with what tensorrtInfo() reports.
+class TensorRTLoadWorker : public PromiseWorker {
+ public:
+  TensorRTLoadWorker(Napi::Env env, Napi::Object req) : PromiseWorker(env, req) {
+    device_ = get_int(env, req, "device", 0, 1024, 0, false);
+  }
+
+ protected:
+  void Run() override {
+    lib_ = trt_library();
+    m3d::gpu::probe(device_);
+  }
+  Napi::Value Result(Napi::Env env) override { return info_object(env, *lib_); }
+
+ private:
+  int device_ = 0;
+  std::shared_ptr<const m3d::trt::Library> lib_;
+};
+
+}  // namespace
+
+// The first call opens TensorRT on the calling (JS) thread, which can take seconds;
+// after tensorrtLoad() has resolved it only reads what was found.
+Napi::Value tensorrt_info(const Napi::CallbackInfo& info) { return info_object(info.Env(), *trt_library()); }
+
+Napi::Value tensorrt_load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() > 0 && !info[0].IsUndefined() && !info[0].IsObject()) {
+    throw_error(env, m3d::code::kInvalidArgument, "tensorrtLoad expects an optional { device } object");
+  }
+  const bool given = info.Length() > 0 && info[0].IsObject();
+  auto* w = new TensorRTLoadWorker(env, given ? info[0].As<Napi::Object>() : Napi::Object::New(env));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 Napi::Value trt_build(const Napi::CallbackInfo& info) { return queue<BuildWorker>(info); }

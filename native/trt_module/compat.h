@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "m3d/trt_module.h"
+
 namespace m3d_trt_compat {
 
 using namespace nvinfer1;
@@ -37,6 +39,20 @@ struct PrecisionPlan {
   int pinnedLayers = 0;
 };
 
+inline const char* type_name(DataType t) { return t == DataType::kBF16 ? "bfloat16" : "float16"; }
+
+// The oldest library this module runs with (see trt_module.h).
+#if NV_TENSORRT_MAJOR == 10
+inline constexpr int32_t kMinimumLibraryVersion = M3D_TRT10_MIN_VERSION;
+#elif NV_TENSORRT_MAJOR == 11
+inline constexpr int32_t kMinimumLibraryVersion = M3D_TRT11_MIN_VERSION;
+#endif
+
+// BuilderFlag::kTF32 lets float32 matrix products round their inputs to TF32 and is on by
+// default in both majors (NvInfer.h, BuilderFlag::kTF32: "Enabled by default"); 'fp32'
+// clears it so that an fp32 engine computes in strict FP32.
+inline void strict_fp32(IBuilderConfig& config) { config.clearFlag(BuilderFlag::kTF32); }
+
 #if NV_TENSORRT_MAJOR == 10
 
 #pragma GCC diagnostic push
@@ -45,11 +61,14 @@ struct PrecisionPlan {
 inline constexpr bool kStronglyTypedOnly = false;
 
 // TensorRT 10 is weakly typed by default: FP16 is a builder flag, and single layers
-// can be kept in FP32 with precision constraints.
-inline PrecisionPlan apply_precision(INetworkDefinition& net, IBuilderConfig& config, int precision, bool graphHasHalf) {
+// can be kept in FP32 with precision constraints. `half` is the 16-bit float type the
+// graph holds (kFLOAT: none).
+inline PrecisionPlan apply_precision(INetworkDefinition& net, IBuilderConfig& config, int precision, DataType half) {
   PrecisionPlan plan;
   if (precision == 0) {
-    plan.description = graphHasHalf ? "fp32 (float16 tensors of the graph kept)" : "fp32";
+    strict_fp32(config);
+    plan.description = "fp32 (TF32 off)";
+    if (half != DataType::kFLOAT) plan.description += std::string("; the graph's ") + type_name(half) + " tensors kept";
     return plan;
   }
   config.setFlag(BuilderFlag::kFP16);
@@ -77,18 +96,32 @@ inline PrecisionPlan apply_precision(INetworkDefinition& net, IBuilderConfig& co
 
 inline constexpr bool kStronglyTypedOnly = true;
 
-// TensorRT 11 networks are strongly typed: every tensor keeps the type the ONNX
-// file gives it, so FP16 comes from a float16 export, not from a flag.
-inline PrecisionPlan apply_precision(INetworkDefinition&, IBuilderConfig&, int precision, bool graphHasHalf) {
+// TensorRT 11 networks are always strongly typed (NvInfer.h: createNetworkV2 "The network
+// is always strongly typed", kSTRONGLY_TYPED "Strongly typed mode is always enabled") and
+// BuilderFlag has no kFP16 any more: every tensor keeps the type the ONNX file gives it,
+// so the precision is the file's, and a request that differs from it is an error.
+inline PrecisionPlan apply_precision(INetworkDefinition&, IBuilderConfig& config, int precision, DataType half) {
   PrecisionPlan plan;
-  if (precision == 1 && !graphHasHalf) {
+  if (precision == 0 && half != DataType::kFLOAT) {
     plan.ok = false;
-    plan.error =
-        "TensorRT 11 is strongly typed: precision follows the ONNX file, and this graph is float32. "
-        "Use a float16 export (for example the registry's *-fp16 models) for FP16, or precision 'fp32' / 'best'";
+    plan.error = std::string("this ONNX graph is ") + type_name(half) +
+                 "; TensorRT 11 builds what the file holds: use the float32 export for fp32";
     return plan;
   }
-  plan.description = graphHasHalf ? "fp16 (types from the ONNX file)" : "fp32 (types from the ONNX file)";
+  if (precision == 1 && half == DataType::kFLOAT) {
+    plan.ok = false;
+    plan.error =
+        "this ONNX graph is float32; TensorRT 11 builds what the file holds: use the float16 export for fp16 "
+        "(the registry's *-fp16 models), or precision 'best' to build this file in fp32";
+    return plan;
+  }
+  if (precision == 0) {
+    strict_fp32(config);
+    plan.description = "fp32 (TF32 off)";
+    return plan;
+  }
+  const char* built = half == DataType::kFLOAT ? "fp32" : half == DataType::kBF16 ? "bf16" : "fp16";
+  plan.description = std::string(built) + " (types from the ONNX file)";
   return plan;
 }
 

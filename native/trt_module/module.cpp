@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -25,7 +26,82 @@
 
 using namespace nvinfer1;
 
+namespace {
+
+// The TensorRT error messages of one entry-point call. The call opens a Capture on its
+// thread; TensorRT reports an API failure through the logger on the thread that made the
+// call, so each call's error carries its own messages, whatever runs concurrently.
+class Capture {
+ public:
+  Capture() noexcept : previous_(current_) { current_ = this; }
+  ~Capture() { current_ = previous_; }
+  Capture(const Capture&) = delete;
+  Capture& operator=(const Capture&) = delete;
+
+  static Capture* current() noexcept { return current_; }
+  void add(const char* msg) noexcept {
+    try {
+      lines_.emplace_back(msg);
+      if (lines_.size() > kLines) lines_.pop_front();
+    } catch (...) {
+      // Out of memory: the message is dropped, the call still reports its own failure.
+    }
+  }
+  std::string text() const {
+    std::string s;
+    for (const auto& m : lines_) s += (s.empty() ? "" : "; ") + m;
+    return s;
+  }
+
+ private:
+  static constexpr size_t kLines = 6;
+  static thread_local Capture* current_;
+  Capture* previous_;
+  std::deque<std::string> lines_;
+};
+
+thread_local Capture* Capture::current_ = nullptr;
+
+// Errors go to the capture of the calling thread. TensorRT's own threads have none: their
+// messages stay with the logger (one per builder, one per runtime) until a failing call
+// of that builder or runtime reports them.
+class Logger final : public ILogger {
+ public:
+  void log(Severity severity, AsciiChar const* msg) noexcept override {
+    if (severity > Severity::kERROR || !msg) return;
+    if (Capture* c = Capture::current()) return c->add(msg);
+    try {
+      std::lock_guard<std::mutex> lock(mu_);
+      other_.emplace_back(msg);
+      while (other_.size() > 6) other_.pop_front();
+    } catch (...) {
+      // Out of memory or a broken mutex: the message is dropped.
+    }
+  }
+  // The messages of TensorRT's own threads since the last call.
+  std::string take_other() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string s;
+    for (const auto& m : other_) s += (s.empty() ? "" : "; ") + m;
+    other_.clear();
+    return s;
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<std::string> other_;
+};
+
+// The logger of the plugin library, which keeps it for as long as the process runs.
+Logger& plugin_logger() {
+  static Logger* logger = new Logger();
+  return *logger;
+}
+
+}  // namespace
+
 struct m3d_trt_engine {
+  Logger logger;  // of the runtime, the engine and its contexts: declared first, destroyed last
   std::unique_ptr<IRuntime> runtime;
   std::unique_ptr<ICudaEngine> engine;
 };
@@ -40,44 +116,55 @@ namespace {
 using CreateFn = void* (*)(void*, int32_t);
 using ParserFn = void* (*)(void*, void*, int);
 using VersionFn = int32_t (*)();
+using PluginInitFn = bool (*)(void*, char const*);
 
-// Keeps the most recent TensorRT error messages so that a failure can say why.
-class Logger final : public ILogger {
- public:
-  void log(Severity severity, AsciiChar const* msg) noexcept override {
-    if (severity > Severity::kERROR || !msg) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    recent_.emplace_back(msg);
-    while (recent_.size() > 6) recent_.pop_front();
-  }
-  std::string take() {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::string s;
-    for (const auto& m : recent_) s += (s.empty() ? "" : "; ") + m;
-    recent_.clear();
-    return s;
-  }
-
- private:
-  std::mutex mu_;
-  std::deque<std::string> recent_;
-};
-
-Logger g_logger;
 CreateFn g_createBuilder = nullptr;
 CreateFn g_createRuntime = nullptr;
 ParserFn g_createParser = nullptr;
 m3d_trt_api g_api{};
 
-void set_error(m3d_trt_error* err, int kind, const std::string& message, bool withLog = true) {
+// Fills `err` with the message, then the TensorRT messages of this call (`log`) and of
+// TensorRT's threads (`logger`). Never throws: without memory the bare message is kept.
+void set_error(m3d_trt_error* err, int kind, const char* message, const Capture* log = nullptr,
+               Logger* logger = nullptr) noexcept {
   if (!err) return;
-  std::string text = message;
-  if (withLog) {
-    const std::string log = g_logger.take();
-    if (!log.empty()) text += " (TensorRT: " + log + ")";
-  }
   err->kind = kind;
-  std::snprintf(err->message, sizeof(err->message), "%s", text.c_str());
+  try {
+    std::string trt = log ? log->text() : std::string();
+    const std::string other = logger ? logger->take_other() : std::string();
+    if (!other.empty()) trt += (trt.empty() ? "" : "; ") + other;
+    const std::string text = trt.empty() ? std::string(message) : std::string(message) + " (TensorRT: " + trt + ")";
+    std::snprintf(err->message, sizeof(err->message), "%s", text.c_str());
+  } catch (...) {
+    std::snprintf(err->message, sizeof(err->message), "%s", message);
+  }
+}
+
+void set_error(m3d_trt_error* err, int kind, const std::string& message, const Capture* log = nullptr,
+               Logger* logger = nullptr) noexcept {
+  set_error(err, kind, message.c_str(), log, logger);
+}
+
+// Runs the body of an entry point so that no exception crosses the C interface: out of
+// host memory is M3D_TRT_E_MEMORY, any other exception is `kind` with its message.
+template <typename R, typename F>
+R guarded(m3d_trt_error* err, int kind, const char* what, R failed, const Capture* log, F&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    char text[160];
+    std::snprintf(text, sizeof(text), "%s: out of host memory", what);
+    set_error(err, M3D_TRT_E_MEMORY, text, log);
+  } catch (const std::exception& e) {
+    try {
+      set_error(err, kind, std::string(what) + " failed: " + e.what(), log);
+    } catch (...) {
+      set_error(err, kind, what, log);
+    }
+  } catch (...) {
+    set_error(err, kind, what, log);
+  }
+  return failed;
 }
 
 void copy_name(char* dst, const char* src) { std::snprintf(dst, M3D_TRT_MAX_NAME, "%s", src ? src : ""); }
@@ -130,28 +217,42 @@ class Progress final : public IProgressMonitor {
   void* user_;
 };
 
+// Deletes what the module handed out; TensorRT's destructors do not throw, but nothing
+// may cross the C interface even if one did.
 template <typename T>
-void release_blob(m3d_trt_blob* blob) {
+void destroy(T* p) noexcept {
+  try {
+    delete p;
+  } catch (...) {
+    // The object is gone either way.
+  }
+}
+
+void blob_free(m3d_trt_blob* blob) noexcept {
   if (!blob) return;
-  delete static_cast<T*>(blob->owner);
+  destroy(static_cast<IHostMemory*>(blob->owner));
   blob->owner = nullptr;
   blob->data = nullptr;
   blob->size = 0;
 }
 
-void blob_free(m3d_trt_blob* blob) { release_blob<IHostMemory>(blob); }
-
-bool graph_has_half(INetworkDefinition& net) {
+// The 16-bit float type a network holds (float16 first, then bfloat16); kFLOAT when none.
+DataType half_type(INetworkDefinition& net) {
+  bool bf16 = false;
+  auto seen = [&](DataType t) {
+    bf16 = bf16 || t == DataType::kBF16;
+    return t == DataType::kHALF;
+  };
   for (int32_t i = 0; i < net.getNbInputs(); ++i) {
-    if (net.getInput(i)->getType() == DataType::kHALF) return true;
+    if (seen(net.getInput(i)->getType())) return DataType::kHALF;
   }
   for (int32_t i = 0; i < net.getNbLayers(); ++i) {
     ILayer* layer = net.getLayer(i);
     for (int32_t o = 0; layer && o < layer->getNbOutputs(); ++o) {
-      if (layer->getOutput(o)->getType() == DataType::kHALF) return true;
+      if (seen(layer->getOutput(o)->getType())) return DataType::kHALF;
     }
   }
-  return false;
+  return bf16 ? DataType::kBF16 : DataType::kFLOAT;
 }
 
 std::string parser_errors(nvonnxparser::IParser& parser) {
@@ -168,47 +269,44 @@ std::string parser_errors(nvonnxparser::IParser& parser) {
   return s;
 }
 
-int build(const m3d_trt_build_request* req, m3d_trt_build_result* out, m3d_trt_error* err) {
-  if (!req || !out || !req->onnx_path) {
-    set_error(err, M3D_TRT_E_BUILD, "invalid build request", false);
-    return 0;
-  }
+int build(const m3d_trt_build_request* req, m3d_trt_build_result* out, m3d_trt_error* err) noexcept {
+  if (!req || !out || !req->onnx_path) return set_error(err, M3D_TRT_E_BUILD, "invalid build request"), 0;
   std::memset(out, 0, sizeof(*out));
   if (!g_createParser) {
-    set_error(err, M3D_TRT_E_LIBRARY, "the TensorRT ONNX parser (libnvonnxparser) was not found", false);
-    return 0;
+    return set_error(err, M3D_TRT_E_LIBRARY, "the TensorRT ONNX parser (libnvonnxparser) was not found"), 0;
   }
-  g_logger.take();
-  try {
-    std::unique_ptr<IBuilder> builder(static_cast<IBuilder*>(g_createBuilder(&g_logger, NV_TENSORRT_VERSION)));
-    if (!builder) return set_error(err, M3D_TRT_E_LIBRARY, "TensorRT could not create a builder"), 0;
+  Capture log;
+  // The builder's own logger: declared first, so it outlives the builder, parser and network.
+  Logger logger;
+  return guarded(err, M3D_TRT_E_BUILD, "the engine build", 0, &log, [&]() -> int {
+    auto fail = [&](int kind, const std::string& message) { return set_error(err, kind, message, &log, &logger), 0; };
+    std::unique_ptr<IBuilder> builder(static_cast<IBuilder*>(g_createBuilder(&logger, NV_TENSORRT_VERSION)));
+    if (!builder) return fail(M3D_TRT_E_LIBRARY, "TensorRT could not create a builder");
     std::unique_ptr<INetworkDefinition> net(builder->createNetworkV2(0));
-    if (!net) return set_error(err, M3D_TRT_E_BUILD, "TensorRT could not create a network"), 0;
+    if (!net) return fail(M3D_TRT_E_BUILD, "TensorRT could not create a network");
     std::unique_ptr<nvonnxparser::IParser> parser(
-        static_cast<nvonnxparser::IParser*>(g_createParser(net.get(), &g_logger, NV_ONNX_PARSER_VERSION)));
-    if (!parser) return set_error(err, M3D_TRT_E_LIBRARY, "TensorRT could not create an ONNX parser"), 0;
+        static_cast<nvonnxparser::IParser*>(g_createParser(net.get(), &logger, NV_ONNX_PARSER_VERSION)));
+    if (!parser) return fail(M3D_TRT_E_LIBRARY, "TensorRT could not create an ONNX parser");
 
     Progress progress(req->progress, req->progress_user);
     progress.phaseStart("Parsing ONNX", nullptr, 1);
     if (!parser->parseFromFile(req->onnx_path, static_cast<int>(ILogger::Severity::kWARNING))) {
-      set_error(err, M3D_TRT_E_PARSE, "the TensorRT ONNX parser rejected the graph: " + parser_errors(*parser));
-      return 0;
+      return fail(M3D_TRT_E_PARSE, "the TensorRT ONNX parser rejected the graph: " + parser_errors(*parser));
     }
     progress.stepComplete("Parsing ONNX", 0);
     progress.phaseFinish("Parsing ONNX");
     if (net->getNbInputs() != 1) {
-      set_error(err, M3D_TRT_E_PARSE, "the graph has " + std::to_string(net->getNbInputs()) + " inputs; expected 1");
-      return 0;
+      return fail(M3D_TRT_E_PARSE, "the graph has " + std::to_string(net->getNbInputs()) + " inputs; expected 1");
     }
 
     // Declared before the config so that it outlives the config that refers to it.
     std::unique_ptr<ITimingCache> cache;
     std::unique_ptr<IBuilderConfig> config(builder->createBuilderConfig());
-    if (!config) return set_error(err, M3D_TRT_E_BUILD, "TensorRT could not create a builder config"), 0;
+    if (!config) return fail(M3D_TRT_E_BUILD, "TensorRT could not create a builder config");
 
     ITensor* input = net->getInput(0);
     const Dims in = input->getDimensions();
-    if (in.nbDims != 4) return set_error(err, M3D_TRT_E_PARSE, "the graph input is not NCHW: " + dims_text(in)), 0;
+    if (in.nbDims != 4) return fail(M3D_TRT_E_PARSE, "the graph input is not NCHW: " + dims_text(in));
     bool dynamic = false;
     for (int32_t i = 0; i < in.nbDims; ++i) dynamic = dynamic || in.d[i] < 0;
     if (dynamic) {
@@ -223,14 +321,13 @@ int build(const m3d_trt_build_request* req, m3d_trt_build_result* out, m3d_trt_e
           !profile->setDimensions(name, OptProfileSelector::kOPT, dims(req->opt_hw)) ||
           !profile->setDimensions(name, OptProfileSelector::kMAX, dims(req->max_hw)) ||
           config->addOptimizationProfile(profile) < 0) {
-        set_error(err, M3D_TRT_E_BUILD, "invalid optimisation profile for input " + dims_text(in));
-        return 0;
+        return fail(M3D_TRT_E_BUILD, "invalid optimisation profile for input " + dims_text(in));
       }
     }
 
     const m3d_trt_compat::PrecisionPlan plan =
-        m3d_trt_compat::apply_precision(*net, *config, req->precision, graph_has_half(*net));
-    if (!plan.ok) return set_error(err, M3D_TRT_E_PRECISION, plan.error, false), 0;
+        m3d_trt_compat::apply_precision(*net, *config, req->precision, half_type(*net));
+    if (!plan.ok) return set_error(err, M3D_TRT_E_PRECISION, plan.error), 0;
     if (req->workspace_bytes > 0) config->setMemoryPoolLimit(MemoryPoolType::kWORKSPACE, req->workspace_bytes);
     if (req->optimization_level >= 0) config->setBuilderOptimizationLevel(req->optimization_level);
 
@@ -248,151 +345,177 @@ int build(const m3d_trt_build_request* req, m3d_trt_build_result* out, m3d_trt_e
     config->setProgressMonitor(nullptr);
     if (!plan_blob || plan_blob->size() == 0) {
       if (progress.cancelled) return set_error(err, M3D_TRT_E_CANCELLED, "the engine build was cancelled"), 0;
-      set_error(err, M3D_TRT_E_BUILD, "TensorRT failed to build the engine");
-      return 0;
+      return fail(M3D_TRT_E_BUILD, "TensorRT failed to build the engine");
     }
-    if (const ITimingCache* used = config->getTimingCache()) {
-      if (IHostMemory* tc = used->serialize()) {
-        out->timing_cache = m3d_trt_blob{tc->data(), tc->size(), tc};
-      }
-    }
-    out->engine = m3d_trt_blob{plan_blob->data(), plan_blob->size(), plan_blob.get()};
-    plan_blob.release();
+    std::unique_ptr<IHostMemory> timing;
+    if (const ITimingCache* used = config->getTimingCache()) timing.reset(used->serialize());
     std::snprintf(out->precision, sizeof(out->precision), "%s", plan.description.c_str());
     out->fp32_layers = plan.pinnedLayers;
     out->layers = net->getNbLayers();
+    if (timing) out->timing_cache = m3d_trt_blob{timing->data(), timing->size(), timing.release()};
+    out->engine = m3d_trt_blob{plan_blob->data(), plan_blob->size(), plan_blob.release()};
     return 1;
-  } catch (const std::bad_alloc&) {
-    set_error(err, M3D_TRT_E_MEMORY, "out of host memory while building the engine");
-  } catch (const std::exception& e) {
-    set_error(err, M3D_TRT_E_BUILD, std::string("engine build failed: ") + e.what());
-  }
-  return 0;
+  });
 }
 
-m3d_trt_engine* engine_load(const void* data, size_t size, m3d_trt_error* err) {
-  g_logger.take();
-  try {
-    auto e = std::make_unique<m3d_trt_engine>();
-    e->runtime.reset(static_cast<IRuntime*>(g_createRuntime(&g_logger, NV_TENSORRT_VERSION)));
-    if (!e->runtime) return set_error(err, M3D_TRT_E_LIBRARY, "TensorRT could not create a runtime"), nullptr;
-    e->engine.reset(e->runtime->deserializeCudaEngine(data, size));
-    if (!e->engine) {
-      set_error(err, M3D_TRT_E_ENGINE,
-                "the serialized engine could not be deserialized (built by another TensorRT version or GPU, or corrupt)");
-      return nullptr;
-    }
-    return e.release();
-  } catch (const std::bad_alloc&) {
-    set_error(err, M3D_TRT_E_MEMORY, "out of host memory while loading the engine");
-  }
-  return nullptr;
+m3d_trt_engine* engine_load(const void* data, size_t size, m3d_trt_error* err) noexcept {
+  Capture log;
+  return guarded(err, M3D_TRT_E_ENGINE, "loading the engine", static_cast<m3d_trt_engine*>(nullptr), &log,
+                 [&]() -> m3d_trt_engine* {
+                   auto e = std::make_unique<m3d_trt_engine>();
+                   e->runtime.reset(static_cast<IRuntime*>(g_createRuntime(&e->logger, NV_TENSORRT_VERSION)));
+                   if (!e->runtime) {
+                     return set_error(err, M3D_TRT_E_LIBRARY, "TensorRT could not create a runtime", &log, &e->logger),
+                            nullptr;
+                   }
+                   e->engine.reset(e->runtime->deserializeCudaEngine(data, size));
+                   if (!e->engine) {
+                     set_error(err, M3D_TRT_E_ENGINE,
+                               "the serialized engine could not be deserialized (built by another TensorRT version or "
+                               "GPU, or corrupt)",
+                               &log, &e->logger);
+                     return nullptr;
+                   }
+                   return e.release();
+                 });
 }
 
-void engine_free(m3d_trt_engine* e) {
-  if (!e) return;
-  e->engine.reset();
-  e->runtime.reset();
-  delete e;
-}
+void engine_free(m3d_trt_engine* e) noexcept { destroy(e); }
 
-int32_t engine_tensors(const m3d_trt_engine* e, m3d_trt_tensor* out, int32_t capacity) {
+int32_t engine_tensors(const m3d_trt_engine* e, m3d_trt_tensor* out, int32_t capacity) noexcept {
   if (!e || !e->engine) return 0;
-  ICudaEngine& engine = *e->engine;
-  const int32_t n = engine.getNbIOTensors();
-  for (int32_t i = 0; i < n && i < capacity; ++i) {
-    const char* name = engine.getIOTensorName(i);
-    m3d_trt_tensor& t = out[i];
-    describe_tensor(engine, name, engine.getTensorShape(name), t);
-    if (t.is_input && engine.getNbOptimizationProfiles() > 0) {
-      copy_dims(t.min_dims, engine.getProfileShape(name, 0, OptProfileSelector::kMIN));
-      copy_dims(t.max_dims, engine.getProfileShape(name, 0, OptProfileSelector::kMAX));
+  try {
+    ICudaEngine& engine = *e->engine;
+    const int32_t n = engine.getNbIOTensors();
+    for (int32_t i = 0; i < n && i < capacity; ++i) {
+      const char* name = engine.getIOTensorName(i);
+      m3d_trt_tensor& t = out[i];
+      describe_tensor(engine, name, engine.getTensorShape(name), t);
+      if (t.is_input && engine.getNbOptimizationProfiles() > 0) {
+        copy_dims(t.min_dims, engine.getProfileShape(name, 0, OptProfileSelector::kMIN));
+        copy_dims(t.max_dims, engine.getProfileShape(name, 0, OptProfileSelector::kMAX));
+      }
     }
-  }
-  return n;
-}
-
-size_t engine_device_memory(const m3d_trt_engine* e) {
-  return e && e->engine ? static_cast<size_t>(e->engine->getDeviceMemorySizeV2()) : 0;
-}
-
-m3d_trt_context* context_create(m3d_trt_engine* e, m3d_trt_error* err) {
-  g_logger.take();
-  if (!e || !e->engine) return set_error(err, M3D_TRT_E_ENGINE, "no engine", false), nullptr;
-  auto c = std::make_unique<m3d_trt_context>();
-  c->engine = e;
-  c->context.reset(e->engine->createExecutionContext());
-  if (!c->context) {
-    set_error(err, M3D_TRT_E_MEMORY, "TensorRT could not create an execution context (device memory?)");
-    return nullptr;
-  }
-  return c.release();
-}
-
-void context_free(m3d_trt_context* c) { delete c; }
-
-int context_shapes(m3d_trt_context* c, const char* input, const int64_t* dims, int32_t nb, m3d_trt_tensor* out,
-                   int32_t capacity, m3d_trt_error* err) {
-  g_logger.take();
-  if (!c || !c->context) return set_error(err, M3D_TRT_E_ENGINE, "no execution context", false), 0;
-  const Dims d = make_dims(dims, nb);
-  if (!c->context->setInputShape(input, d)) {
-    set_error(err, M3D_TRT_E_SHAPE, std::string("input shape ") + dims_text(d) + " is outside the engine's profile");
+    return n;
+  } catch (...) {
     return 0;
   }
-  ICudaEngine& engine = *c->engine->engine;
-  const int32_t n = engine.getNbIOTensors();
-  for (int32_t i = 0; i < n && i < capacity; ++i) {
-    const char* name = engine.getIOTensorName(i);
-    describe_tensor(engine, name, c->context->getTensorShape(name), out[i]);
+}
+
+size_t engine_device_memory(const m3d_trt_engine* e) noexcept {
+  try {
+    return e && e->engine ? static_cast<size_t>(e->engine->getDeviceMemorySizeV2()) : 0;
+  } catch (...) {
+    return 0;
   }
-  return 1;
+}
+
+m3d_trt_context* context_create(m3d_trt_engine* e, m3d_trt_error* err) noexcept {
+  if (!e || !e->engine) return set_error(err, M3D_TRT_E_ENGINE, "no engine"), nullptr;
+  Capture log;
+  return guarded(err, M3D_TRT_E_MEMORY, "creating an execution context", static_cast<m3d_trt_context*>(nullptr), &log,
+                 [&]() -> m3d_trt_context* {
+                   auto c = std::make_unique<m3d_trt_context>();
+                   c->engine = e;
+                   c->context.reset(e->engine->createExecutionContext());
+                   if (!c->context) {
+                     set_error(err, M3D_TRT_E_MEMORY,
+                               "TensorRT could not create an execution context (device memory?)", &log, &e->logger);
+                     return nullptr;
+                   }
+                   return c.release();
+                 });
+}
+
+void context_free(m3d_trt_context* c) noexcept { destroy(c); }
+
+int context_shapes(m3d_trt_context* c, const char* input, const int64_t* dims, int32_t nb, m3d_trt_tensor* out,
+                   int32_t capacity, m3d_trt_error* err) noexcept {
+  if (!c || !c->context) return set_error(err, M3D_TRT_E_ENGINE, "no execution context"), 0;
+  Capture log;
+  return guarded(err, M3D_TRT_E_SHAPE, "setting the input shape", 0, &log, [&]() -> int {
+    const Dims d = make_dims(dims, nb);
+    if (!c->context->setInputShape(input, d)) {
+      set_error(err, M3D_TRT_E_SHAPE, "input shape " + dims_text(d) + " is outside the engine's profile", &log,
+                &c->engine->logger);
+      return 0;
+    }
+    ICudaEngine& engine = *c->engine->engine;
+    const int32_t n = engine.getNbIOTensors();
+    for (int32_t i = 0; i < n && i < capacity; ++i) {
+      const char* name = engine.getIOTensorName(i);
+      describe_tensor(engine, name, c->context->getTensorShape(name), out[i]);
+    }
+    return 1;
+  });
 }
 
 int context_enqueue(m3d_trt_context* c, int32_t n, const char* const* names, void* const* addresses, void* stream,
-                    m3d_trt_error* err) {
-  g_logger.take();
-  if (!c || !c->context) return set_error(err, M3D_TRT_E_ENGINE, "no execution context", false), 0;
-  for (int32_t i = 0; i < n; ++i) {
-    if (!c->context->setTensorAddress(names[i], addresses[i])) {
-      set_error(err, M3D_TRT_E_ENQUEUE, std::string("cannot bind tensor '") + names[i] + "'");
-      return 0;
+                    m3d_trt_error* err) noexcept {
+  if (!c || !c->context) return set_error(err, M3D_TRT_E_ENGINE, "no execution context"), 0;
+  Capture log;
+  return guarded(err, M3D_TRT_E_ENQUEUE, "enqueueV3", 0, &log, [&]() -> int {
+    Logger* logger = &c->engine->logger;
+    for (int32_t i = 0; i < n; ++i) {
+      if (!c->context->setTensorAddress(names[i], addresses[i])) {
+        return set_error(err, M3D_TRT_E_ENQUEUE, std::string("cannot bind tensor '") + names[i] + "'", &log, logger), 0;
+      }
     }
-  }
-  if (!c->context->allInputDimensionsSpecified()) {
-    return set_error(err, M3D_TRT_E_SHAPE, "input shape not set before enqueue", false), 0;
-  }
-  if (!c->context->enqueueV3(static_cast<cudaStream_t>(stream))) {
-    set_error(err, M3D_TRT_E_ENQUEUE, "enqueueV3 failed");
-    return 0;
-  }
-  return 1;
+    if (!c->context->allInputDimensionsSpecified()) {
+      return set_error(err, M3D_TRT_E_SHAPE, "input shape not set before enqueue"), 0;
+    }
+    if (!c->context->enqueueV3(static_cast<cudaStream_t>(stream))) {
+      return set_error(err, M3D_TRT_E_ENQUEUE, "enqueueV3 failed", &log, logger), 0;
+    }
+    return 1;
+  });
 }
 
-}  // namespace
+// initLibNvInferPlugins (NvInferPlugin.h) registers the plugins with the plugin registry of
+// the libnvinfer the plugin library is bound to; the core checked that it is this one.
+int load_plugins(void* plugins, m3d_trt_error* err) noexcept {
+  Capture log;
+  return guarded(err, M3D_TRT_E_LIBRARY, "registering the TensorRT plugins", 0, &log, [&]() -> int {
+    auto init = reinterpret_cast<PluginInitFn>(plugins ? dlsym(plugins, "initLibNvInferPlugins") : nullptr);
+    if (!init) return set_error(err, M3D_TRT_E_LIBRARY, "no initLibNvInferPlugins in libnvinfer_plugin"), 0;
+    if (!init(static_cast<ILogger*>(&plugin_logger()), "")) {
+      return set_error(err, M3D_TRT_E_LIBRARY, "initLibNvInferPlugins failed", &log), 0;
+    }
+    return 1;
+  });
+}
 
-extern "C" M3D_TRT_EXPORT const m3d_trt_api* m3d_trt_open(void* nvinfer, void* onnxparser, m3d_trt_error* err) {
-  if (!nvinfer) return set_error(err, M3D_TRT_E_LIBRARY, "no libnvinfer handle", false), nullptr;
+std::string version_text(int32_t v) {
+  char text[32];
+  return m3d_trt_version_text(v, text, sizeof(text));
+}
+
+const m3d_trt_api* start(void* nvinfer, void* onnxparser, m3d_trt_error* err) {
+  if (!nvinfer) return set_error(err, M3D_TRT_E_LIBRARY, "no libnvinfer handle"), nullptr;
   auto version = reinterpret_cast<VersionFn>(dlsym(nvinfer, "getInferLibVersion"));
-  g_createBuilder = reinterpret_cast<CreateFn>(dlsym(nvinfer, "createInferBuilder_INTERNAL"));
-  g_createRuntime = reinterpret_cast<CreateFn>(dlsym(nvinfer, "createInferRuntime_INTERNAL"));
-  g_createParser = onnxparser ? reinterpret_cast<ParserFn>(dlsym(onnxparser, "createNvOnnxParser_INTERNAL")) : nullptr;
-  const char* missing = !version           ? "getInferLibVersion"
-                        : !g_createBuilder ? "createInferBuilder_INTERNAL"
-                        : !g_createRuntime ? "createInferRuntime_INTERNAL"
-                                           : nullptr;
-  if (missing) {
-    set_error(err, M3D_TRT_E_LIBRARY, std::string("libnvinfer does not export ") + missing, false);
-    return nullptr;
-  }
+  auto createBuilder = reinterpret_cast<CreateFn>(dlsym(nvinfer, "createInferBuilder_INTERNAL"));
+  auto createRuntime = reinterpret_cast<CreateFn>(dlsym(nvinfer, "createInferRuntime_INTERNAL"));
+  const char* missing = !version         ? "getInferLibVersion"
+                        : !createBuilder ? "createInferBuilder_INTERNAL"
+                        : !createRuntime ? "createInferRuntime_INTERNAL"
+                                         : nullptr;
+  if (missing) return set_error(err, M3D_TRT_E_LIBRARY, std::string("libnvinfer does not export ") + missing), nullptr;
   const int32_t lib = version();
   if (lib / 10000 != NV_TENSORRT_MAJOR) {
     set_error(err, M3D_TRT_E_LIBRARY,
-              "libnvinfer " + std::to_string(lib) + " does not match this module (TensorRT " +
-                  std::to_string(NV_TENSORRT_MAJOR) + ")",
-              false);
+              "libnvinfer " + version_text(lib) + " does not match this module (TensorRT " +
+                  std::to_string(NV_TENSORRT_MAJOR) + ")");
     return nullptr;
   }
+  if (lib < m3d_trt_compat::kMinimumLibraryVersion) {
+    set_error(err, M3D_TRT_E_LIBRARY,
+              "TensorRT " + version_text(lib) + " is too old for this module, which needs TensorRT " +
+                  version_text(m3d_trt_compat::kMinimumLibraryVersion) + " or later (" M3D_TRT_SUPPORTED ")");
+    return nullptr;
+  }
+  g_createBuilder = createBuilder;
+  g_createRuntime = createRuntime;
+  g_createParser = onnxparser ? reinterpret_cast<ParserFn>(dlsym(onnxparser, "createNvOnnxParser_INTERNAL")) : nullptr;
   m3d_trt_api& a = g_api;
   a.abi_version = M3D_TRT_ABI_VERSION;
   a.struct_size = sizeof(m3d_trt_api);
@@ -410,5 +533,15 @@ extern "C" M3D_TRT_EXPORT const m3d_trt_api* m3d_trt_open(void* nvinfer, void* o
   a.context_free = context_free;
   a.context_shapes = context_shapes;
   a.context_enqueue = context_enqueue;
+  a.load_plugins = load_plugins;
   return &a;
+}
+
+}  // namespace
+
+extern "C" M3D_TRT_EXPORT const m3d_trt_api* m3d_trt_open(void* nvinfer, void* onnxparser,
+                                                         m3d_trt_error* err) noexcept {
+  Capture log;
+  return guarded(err, M3D_TRT_E_LIBRARY, "starting the TensorRT module", static_cast<const m3d_trt_api*>(nullptr), &log,
+                 [&] { return start(nvinfer, onnxparser, err); });
 }

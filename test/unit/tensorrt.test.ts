@@ -1,27 +1,32 @@
 // The TensorRT backend where TensorRT cannot be loaded: the reasons, the fallbacks,
-// option validation, profile selection, build progress and the graph checks that run
-// before any build.
+// option validation, profile selection, build progress, the cubic-Resize warning, the
+// warm-up check and engine loading with stand-ins for the native calls.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { TensorRTBackend } from '../../dist/cjs/backends/tensorrt/backend.js';
-import { cubicResizeProblem, engineTarget, ProgressTracker } from '../../dist/cjs/backends/tensorrt/engine.js';
+import { cpuFallbackAllowed } from '../../dist/cjs/backends/select.js';
+import { loadEngine, TensorRTBackend } from '../../dist/cjs/backends/tensorrt/backend.js';
+import { cubicResizeWarning, engineTarget, ProgressTracker, warmupImage, warmupProblem } from '../../dist/cjs/backends/tensorrt/engine.js';
 import { chooseProfile, resolveTensorRTOptions } from '../../dist/cjs/backends/tensorrt/options.js';
 import { scanOnnxGraph } from '../../dist/cjs/model/onnx-graph.js';
 import {
   BackendUnavailableError,
   buildEngine,
+  CancelledError,
   EngineBuildError,
   EngineLoadError,
+  GpuUnavailableError,
   InvalidArgumentError,
   Metric3D,
   ModelContractError,
   models,
+  OutOfMemoryError,
   registry,
   root,
   solidPng,
+  VerifyError,
 } from '../helpers';
 
 const missingLib = '/nonexistent/tensorrt/libnvinfer.so.10';
@@ -71,18 +76,34 @@ describe('TensorRT unavailable', () => {
   });
 });
 
-describe('graphs TensorRT cannot build', () => {
-  it('names the cubic position-embedding Resize before any build', async () => {
-    const err = await buildEngine(cubic).catch((e) => e);
-    expect(err).toBeInstanceOf(EngineBuildError);
-    expect(err.code).toBe('ERR_ENGINE_BUILD');
-    expect(err.message).toContain("'/encoder/interpolate_pos_encoding/Resize'");
-    expect(err.message).toContain('mode=cubic');
-    expect(err.message).toContain('bilinear');
-    expect(cubicResizeProblem(scanOnnxGraph(join(models, 'oracle-upstream.onnx')))).toBeUndefined();
+describe('graphs with a cubic Resize', () => {
+  it('are scanned, and the warning names the nodes and tensorrt.verify', () => {
+    const scan = scanOnnxGraph(cubic);
+    expect(scan.cubicResizes.map((n) => n.name)).toEqual(['/encoder/interpolate_pos_encoding/Resize']);
+    const text = cubicResizeWarning(scan, cubic);
+    expect(text).toContain(cubic);
+    expect(text).toContain("Resize mode=cubic ('/encoder/interpolate_pos_encoding/Resize')");
+    expect(text).toContain('tensorrt: { verify: true }');
+    expect(text).not.toContain('antialias');
+    const antialiased = { ...scan, cubicResizes: scan.cubicResizes.map((n) => ({ ...n, antialias: true })) };
+    expect(cubicResizeWarning(antialiased, 'x')).toContain('ignores the antialias attribute');
+    expect(cubicResizeWarning(scanOnnxGraph(join(models, 'oracle-upstream.onnx')), 'oracle')).toBeUndefined();
   });
 
-  it('still runs on onnxruntime, which interpolates bicubically', async () => {
+  it('are not refused before TensorRT sees them: the build goes on to look for TensorRT', async () => {
+    const err = await buildEngine(cubic).catch((e) => e);
+    expect(err).toBeInstanceOf(BackendUnavailableError);
+    expect(err).not.toBeInstanceOf(EngineBuildError);
+    expect(err.message).toContain('TensorRT not found');
+    const m = await Metric3D.load({ model: cubic });
+    try {
+      expect(m.backendReason).toMatch(/^auto: tensorrt not available \(TensorRT not found/);
+    } finally {
+      await m.dispose();
+    }
+  });
+
+  it('still run on onnxruntime, which interpolates bicubically', async () => {
     const m = await Metric3D.load({ model: cubic, backend: 'onnxruntime' });
     try {
       const r = await m.predict(await solidPng(1064, 616, [32, 128, 0]), { intrinsics: { fx: 1000 } });
@@ -94,13 +115,26 @@ describe('graphs TensorRT cannot build', () => {
   });
 });
 
+describe("backend 'auto'", () => {
+  it('runs on the CPU only when TensorRT or a GPU is missing', () => {
+    expect(cpuFallbackAllowed(new BackendUnavailableError('no libnvinfer'))).toBe(true);
+    expect(cpuFallbackAllowed(new GpuUnavailableError('no GPU'))).toBe(true);
+    const others = [new EngineBuildError('fp16'), new InvalidArgumentError('x'), new VerifyError('y'), new CancelledError('z'), new OutOfMemoryError('m')];
+    for (const e of [...others, new Error('e')]) {
+      expect(cpuFallbackAllowed(e)).toBe(false);
+    }
+  });
+});
+
 describe('TensorRT options', () => {
   it('applies defaults', () => {
     const o = resolveTensorRTOptions(undefined);
-    expect(o).toMatchObject({ precision: 'fp16', contexts: 2, warmup: 1, rebuild: false, verify: false, device: 0, workspaceMiB: 0, optimizationLevel: -1 });
+    expect(o).toMatchObject({ precision: 'fp16', precisionGiven: false, contexts: 2, warmup: 1, rebuild: false, verify: false, device: 0, workspaceMiB: 0, optimizationLevel: -1 });
+    expect(resolveTensorRTOptions({ precision: 'fp16' })).toMatchObject({ precision: 'fp16', precisionGiven: true });
     expect(o.engineCacheDir.endsWith(join('metric3d-trt', 'engines')) || !!process.env.METRIC3D_ENGINE_CACHE || !!process.env.METRIC3D_CACHE).toBe(true);
     expect(resolveTensorRTOptions({ verify: true }).verify).toEqual({});
     expect(resolveTensorRTOptions({ verify: { maxAbsRel: 0.02 } }).verify).toEqual({ maxAbsRel: 0.02 });
+    expect(resolveTensorRTOptions({ verify: { maxInvalidShare: 0 } }).verify).toEqual({ maxInvalidShare: 0 });
   });
 
   it.each([
@@ -112,6 +146,7 @@ describe('TensorRT options', () => {
     [{ profile: { min: [616] } }, 'options.tensorrt.profile.min'],
     [{ profile: 'big' }, 'options.tensorrt.profile'],
     [{ verify: { maxAbsRel: -0.1 } }, 'options.tensorrt.verify.maxAbsRel'],
+    [{ verify: { maxInvalidShare: 1.5 } }, 'options.tensorrt.verify.maxInvalidShare'],
     [{ engineCacheDir: '' }, 'options.tensorrt.engineCacheDir'],
     [{ warmup: -1 }, 'options.tensorrt.warmup'],
   ])('rejects %j', async (tensorrt, where) => {
@@ -218,6 +253,8 @@ describe('execution slots', () => {
     const summary = { tensorrtVersion: '10.13.0', precision: 'fp16', gpu: 'test GPU' } as never;
     const b = new TensorRTBackend(handle as never, 3, contract, summary, 0, runner as never, (h: unknown) => released.push(h));
     expect(b.description).toBe('TensorRT 10.13.0, fp16, 3 execution context(s) on test GPU');
+    const withMemory = new TensorRTBackend(handle as never, 2, contract, summary, 300 * 2 ** 20 + 1, runner as never, () => undefined);
+    expect(withMemory.description).toBe('TensorRT 10.13.0, fp16, 2 execution context(s) (301 MiB of activation memory each) on test GPU');
     const image = { pixels: new Uint8Array(12), width: 2, height: 2, channels: 3, order: 'rgb' as const };
     const request = (maxDepth: number) =>
       b.infer({ image, letterbox: { srcWidth: 2, srcHeight: 2, inputHeight: 14, inputWidth: 14 } as never, maxPixels: 4, metricScale: 1, maxDepth, normals: false });
@@ -231,5 +268,72 @@ describe('execution slots', () => {
     await b.dispose();
     expect(released).toEqual([handle]);
     await expect(request(1)).rejects.toThrow(EngineLoadError);
+  });
+});
+
+describe('loading an engine', () => {
+  const contract = { input: 'pixel_values', inputType: 'float32', outputs: { depth: 'predicted_depth' }, normaliseInGraph: true } as never;
+  const summary = { tensorrtVersion: '11.1.0', precision: 'fp32 (types from the ONNX file)', gpu: 'test GPU' } as never;
+  const stub = (inputType: string) => {
+    const handle = { id: 'engine' };
+    const released: unknown[] = [];
+    const requests: Array<Record<string, unknown>> = [];
+    const loader = {
+      load: async (req: Record<string, unknown>) => {
+        requests.push(req);
+        return { tensors: [{ name: 'pixel_values', input: true, type: inputType, shape: [1, 3, 616, 1064] }], slots: 2, deviceMemory: 0, handle };
+      },
+      run: async () => {
+        throw new Error('not run');
+      },
+      release: (h: unknown) => released.push(h),
+    };
+    return { handle, released, requests, loader: loader as never };
+  };
+
+  it('frees the engine when its input type does not match the ONNX contract', async () => {
+    const s = stub('float16');
+    const err = await loadEngine(new Uint8Array(4), contract, { contexts: 2, device: 0 }, summary, s.loader).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelContractError);
+    expect(err.message).toBe('the engine input is float16, the ONNX input float32');
+    expect(s.released).toEqual([s.handle]);
+  });
+
+  it('keeps a matching engine until dispose, with the contract tensors and the contexts asked for', async () => {
+    const s = stub('float32');
+    const b = await loadEngine(new Uint8Array(4), contract, { contexts: 3, device: 1 }, summary, s.loader);
+    expect(s.requests[0]).toMatchObject({ input: 'pixel_values', depth: 'predicted_depth', normal: '', confidence: '', contexts: 3, device: 1 });
+    expect(b.slots).toBe(2);
+    expect(s.released).toEqual([]);
+    await b.dispose();
+    expect(s.released).toEqual([s.handle]);
+  });
+});
+
+describe('warm-up', () => {
+  it('uses a deterministic textured image, not a uniform one', () => {
+    const a = warmupImage(28, 42);
+    const b = warmupImage(28, 42);
+    expect(a).toMatchObject({ width: 42, height: 28, channels: 3, order: 'rgb' });
+    expect(a.pixels.length).toBe(28 * 42 * 3);
+    expect(Buffer.from(a.pixels).equals(Buffer.from(b.pixels))).toBe(true);
+    expect(new Set(a.pixels).size).toBeGreaterThan(100);
+    for (let c = 0; c < 3; c++) {
+      const values = new Set(Array.from({ length: 28 * 42 }, (_, i) => a.pixels[3 * i + c]));
+      expect(values.size).toBeGreaterThan(30);
+    }
+  });
+
+  it('fails a flat, saturated or mostly invalid depth map and passes a varied one', () => {
+    const varied = Float32Array.from({ length: 100 }, (_, i) => 1 + i / 10);
+    expect(warmupProblem(varied, 300)).toBeUndefined();
+    expect(warmupProblem(new Float32Array(100).fill(2.5), 300)).toBe('the depth map is flat (every pixel 2.5 m)');
+    expect(warmupProblem(new Float32Array(100).fill(300), 300)).toBe('the depth map is flat (every pixel 300 m, clamped at maxDepth 300 m: the engine saturates)');
+    const zeroed = varied.slice();
+    zeroed.fill(0, 0, 60);
+    expect(warmupProblem(zeroed, 300)).toBe('60.0 % of the depth map is zero, negative or not finite');
+    const someNaN = varied.slice();
+    someNaN.fill(NaN, 0, 10);
+    expect(warmupProblem(someNaN, 300)).toBeUndefined();
   });
 });

@@ -37,7 +37,8 @@ export class TensorRTBackend implements Backend {
     this.#runner = runner;
     this.#handle = handle;
     this.#free = Array.from({ length: slots }, (_, i) => i);
-    this.description = `TensorRT ${engine.tensorrtVersion}, ${engine.precision}, ${slots} execution context(s) on ${engine.gpu}`;
+    const memory = deviceMemory > 0 ? ` (${Math.ceil(deviceMemory / 2 ** 20)} MiB of activation memory each)` : '';
+    this.description = `TensorRT ${engine.tensorrtVersion}, ${engine.precision}, ${slots} execution context(s)${memory} on ${engine.gpu}`;
   }
 
   get slots(): number {
@@ -117,14 +118,31 @@ export class TensorRTBackend implements Backend {
   }
 }
 
-/** Loads an engine plan into a backend with `contexts` execution slots. */
+/** The native calls {@link loadEngine} makes; tests pass stand-ins. */
+export interface EngineLoader {
+  load: NativeTensorRT['trtLoad'];
+  run: EngineRunner;
+  release: (h: EngineHandle) => void;
+}
+
+const nativeLoader: EngineLoader = {
+  load: (req) => native().trtLoad(req),
+  run: (req) => native().trtRun(req),
+  release: (h) => native().trtFree(h),
+};
+
+/**
+ * Loads an engine plan into a backend with `contexts` execution slots. The engine is
+ * released again when it does not fit the model contract.
+ */
 export async function loadEngine(
   plan: Uint8Array,
   contract: ModelContract,
   o: { contexts: number; device: number },
   summary: EngineBuildResult,
+  loader: EngineLoader = nativeLoader,
 ): Promise<TensorRTBackend> {
-  const loaded = await native().trtLoad({
+  const loaded = await loader.load({
     plan,
     input: contract.input,
     depth: contract.outputs.depth,
@@ -133,9 +151,14 @@ export async function loadEngine(
     contexts: o.contexts,
     device: o.device,
   });
-  const engineInput = loaded.tensors.find((t) => t.input);
-  if (engineInput && engineInput.type !== contract.inputType) {
-    throw new ModelContractError(`the engine input is ${engineInput.type}, the ONNX input ${contract.inputType}`);
+  try {
+    const engineInput = loaded.tensors.find((t) => t.input);
+    if (engineInput && engineInput.type !== contract.inputType) {
+      throw new ModelContractError(`the engine input is ${engineInput.type}, the ONNX input ${contract.inputType}`);
+    }
+    return new TensorRTBackend(loaded.handle, loaded.slots, contract, summary, loaded.deviceMemory, loader.run, loader.release);
+  } catch (e) {
+    loader.release(loaded.handle);
+    throw e;
   }
-  return new TensorRTBackend(loaded.handle, loaded.slots, contract, summary, loaded.deviceMemory);
 }

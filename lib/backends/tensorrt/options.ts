@@ -10,6 +10,15 @@ import { native } from '../../native/binding';
 import type { EnginePrecision, TensorRTOptions, TensorRTStatus } from '../../types';
 import { inputSizeOption, integerIn, invalid, oneOf, optionalObject } from '../../validate';
 
+/**
+ * {@link tensorrtStatus} after opening TensorRT on a worker thread, so that loading the
+ * library and starting the CUDA driver never block the event loop.
+ */
+export async function loadTensorRT(device = 0): Promise<TensorRTStatus> {
+  await native().tensorrtLoad({ device });
+  return tensorrtStatus(device);
+}
+
 /** TensorRT availability here: library, backend module, CUDA build and GPU. */
 export function tensorrtStatus(device = 0): TensorRTStatus {
   const t = native().tensorrtInfo();
@@ -31,7 +40,10 @@ export function tensorrtStatus(device = 0): TensorRTStatus {
 
 /** Validated TensorRT options with defaults applied. */
 export interface ResolvedTensorRTOptions {
+  /** The option, else `'fp16'`; engine.ts decides per TensorRT major when `precisionGiven` is false. */
   precision: EnginePrecision;
+  /** Whether the caller set `precision` (an explicit precision that cannot be honoured is an error). */
+  precisionGiven: boolean;
   profile?: { min?: [number, number]; opt?: [number, number]; max?: [number, number] };
   workspaceMiB: number;
   optimizationLevel: number;
@@ -39,7 +51,7 @@ export interface ResolvedTensorRTOptions {
   engineCacheDir: string;
   rebuild: boolean;
   warmup: number;
-  verify: false | { maxAbsRel?: number };
+  verify: false | { maxAbsRel?: number; maxInvalidShare?: number };
   device: number;
 }
 
@@ -62,7 +74,10 @@ export function resolveTensorRTOptions(options: unknown): ResolvedTensorRTOption
     if (v.maxAbsRel !== undefined && !(typeof v.maxAbsRel === 'number' && v.maxAbsRel > 0 && Number.isFinite(v.maxAbsRel))) {
       invalid('a positive number', 'options.tensorrt.verify.maxAbsRel', v.maxAbsRel);
     }
-    verify = { maxAbsRel: v.maxAbsRel as number | undefined };
+    if (v.maxInvalidShare !== undefined && !(typeof v.maxInvalidShare === 'number' && v.maxInvalidShare >= 0 && v.maxInvalidShare <= 1)) {
+      invalid('a fraction in [0, 1]', 'options.tensorrt.verify.maxInvalidShare', v.maxInvalidShare);
+    }
+    verify = { maxAbsRel: v.maxAbsRel as number | undefined, maxInvalidShare: v.maxInvalidShare as number | undefined };
   }
   if (o.engineCacheDir !== undefined && (typeof o.engineCacheDir !== 'string' || o.engineCacheDir === '')) {
     invalid('a folder path', 'options.tensorrt.engineCacheDir', o.engineCacheDir);
@@ -70,6 +85,7 @@ export function resolveTensorRTOptions(options: unknown): ResolvedTensorRTOption
   if (o.rebuild !== undefined && typeof o.rebuild !== 'boolean') invalid('a boolean', 'options.tensorrt.rebuild', o.rebuild);
   return {
     precision,
+    precisionGiven: o.precision !== undefined,
     profile,
     workspaceMiB: o.workspaceMiB === undefined ? 0 : integerIn(o.workspaceMiB, 'options.tensorrt.workspaceMiB', 1, 1 << 24),
     optimizationLevel: o.optimizationLevel === undefined ? -1 : integerIn(o.optimizationLevel, 'options.tensorrt.optimizationLevel', 0, 5),

@@ -6,7 +6,7 @@ import { EXIT_OK, integer, mib, size, type Io, type Run } from '../common';
 import { buildProgress, ProgressLine } from '../progress';
 
 interface BuildEngineFlags {
-  precision: 'fp32' | 'fp16' | 'best';
+  precision?: 'fp32' | 'fp16' | 'best';
   profileMin?: [number, number];
   profileOpt?: [number, number];
   profileMax?: [number, number];
@@ -23,7 +23,13 @@ export function registerBuildEngine(program: Command, io: Io, run: Run): void {
     .command('build-engine')
     .description('build (or find in the cache) the TensorRT engine of a model')
     .argument('<model>', 'registry name or .onnx path')
-    .addOption(new Option('--precision <p>', 'engine precision').choices(['fp32', 'fp16', 'best']).default('fp16'))
+    .addOption(
+      new Option('--precision <p>', "engine precision (default: fp16 on TensorRT 10, the model file's types on TensorRT 11)").choices([
+        'fp32',
+        'fp16',
+        'best',
+      ]),
+    )
     .option('--input-size <HxW>', 'model input size (dynamic-size models)', size('--input-size'))
     .option('--profile-min <HxW>', 'smallest input size the engine accepts', size('--profile-min'))
     .option('--profile-opt <HxW>', 'input size the engine is tuned for', size('--profile-opt'))

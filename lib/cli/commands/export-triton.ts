@@ -10,7 +10,7 @@ interface ExportTritonFlags {
   modelVersion: number;
   platform: 'onnxruntime' | 'tensorrt';
   accelerator: 'tensorrt' | 'none';
-  precision: 'fp32' | 'fp16' | 'best';
+  precision?: 'fp32' | 'fp16' | 'best';
   instances: number;
   kind: 'gpu' | 'cpu';
   gpus?: string;
@@ -31,7 +31,13 @@ export function registerExportTriton(program: Command, io: Io, run: Run): void {
     .option('--model-version <n>', 'version folder', integer('--model-version', 1, 1_000_000), 1)
     .addOption(new Option('--platform <p>', "'onnxruntime' (the ONNX file, TensorRT-accelerated in Triton) or 'tensorrt' (a plan built here)").choices(['onnxruntime', 'tensorrt']).default('onnxruntime'))
     .addOption(new Option('--accelerator <a>', 'TensorRT execution accelerator for the onnxruntime platform').choices(['tensorrt', 'none']).default('tensorrt'))
-    .addOption(new Option('--precision <p>', 'TensorRT precision').choices(['fp32', 'fp16', 'best']).default('fp16'))
+    .addOption(
+      new Option('--precision <p>', "TensorRT precision (default: fp16 for Triton's TensorRT accelerator; for a plan, as build-engine)").choices([
+        'fp32',
+        'fp16',
+        'best',
+      ]),
+    )
     .option('--instances <n>', 'model instances per device', integer('--instances', 1, 64), 1)
     .addOption(new Option('--kind <k>', 'where instances run').choices(['gpu', 'cpu']).default('gpu'))
     .option('--gpus <list>', 'GPU indices, comma-separated (default all)')

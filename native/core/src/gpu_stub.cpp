@@ -1,5 +1,7 @@
 // GPU entry points of a build without CUDA: they report why and never touch a device.
 #include "m3d/gpu.h"
+#include "m3d/limits.h"
+#include "m3d/selfcheck.h"
 
 namespace m3d::gpu {
 
@@ -38,7 +40,21 @@ void Session::download_depth(float*) { unavailable(); }
 void Session::download_normals(float*, float*) { unavailable(); }
 void Session::download_points(float*, uint8_t*) { unavailable(); }
 void Session::synchronize() { unavailable(); }
+void Session::discard() noexcept {}
 StageTimes Session::times() const noexcept { return {}; }
+MemoryUse Session::memory() const noexcept { return {}; }
 const float* Session::staged_depth() const noexcept { return nullptr; }
+
+SelfCheckResult self_check(const ImageView& image, int device) {
+  validate_image(image, 0);
+  SelfCheckResult r;
+  r.device = device;
+  r.width = image.width;
+  r.height = image.height;
+  r.inputHeight = kDefaultInputHeight;
+  r.inputWidth = kDefaultInputWidth;
+  r.reason = kReason;
+  return r;
+}
 
 }  // namespace m3d::gpu

@@ -46,10 +46,28 @@ struct StageTimes {
 // engine outputs that must be bound but are not read.
 inline constexpr int kOutputSlots = 8;
 
+// Bytes a session holds in its buffers (their capacities).
+struct MemoryUse {
+  size_t pinned = 0;  // page-locked host memory: the image upload and the download staging
+  size_t device = 0;
+};
+
 // One in-flight request: a CUDA stream, pinned staging buffers and device buffers
 // that grow on demand and are reused by later calls of the same size (no cudaMalloc
 // per request once warm). Methods enqueue asynchronous work; synchronize() is the
 // single synchronisation point and then copies staged downloads to their targets.
+// Every download has its own staging buffer: staging one twice before the copy of
+// the first ran throws ERR_NATIVE instead of handing over the wrong data.
+//
+// A request starts at preprocess(). When a step fails, the caller ends the request
+// with discard() before the targets of its downloads go away: the queued host copies
+// are dropped, never run later (the destructor drops them too). A preprocess() that
+// finds the previous request unsynchronised discards it.
+//
+// Memory: buffers sized by the image (upload, depth, normals, clouds and the staging of
+// their downloads) follow m3d::RetentionPolicy: at the start of a request, a buffer
+// larger than twice the largest size it served in the last 8 requests (and than
+// 1 MiB) is released. Model-sized buffers (tensor(), model_output()) are kept.
 // A session is used by one thread at a time.
 class Session {
  public:
@@ -78,7 +96,9 @@ class Session {
 
   // Step 5 on the device. Organised: H * W * 3 points (+ colours from the uploaded image).
   void backproject_organised(const Intrinsics& K, const DepthRange& range, bool colour);
-  // Dense: valid points in row-major order. Synchronises once to learn the count.
+  // Dense: valid points in row-major order. Synchronises once to learn the count, then
+  // once more for the cloud (which also completes the downloads queued before); when it
+  // fails, the request is discarded.
   DenseCloud backproject_dense(const Intrinsics& K, const DepthRange& range, bool colour, bool normals);
 
   // Downloads, staged through pinned memory; the host pointers are written by
@@ -100,8 +120,15 @@ class Session {
   // Brackets work enqueued on stream() by an engine, timed as StageTimes::engine.
   void mark_engine(bool start);
 
+  // Waits for the stream, then runs the queued host copies. When the stream failed,
+  // the request is discarded and ERR_CUDA thrown.
   void synchronize();
+  // Ends a failed or abandoned request: waits for the work in flight (errors ignored),
+  // drops the queued host copies without running them and forgets the request's
+  // results. The session serves the next request as usual.
+  void discard() noexcept;
   StageTimes times() const noexcept;  // valid after synchronize()
+  MemoryUse memory() const noexcept;
 
   const float* staged_depth() const noexcept;
 

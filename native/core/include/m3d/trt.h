@@ -24,9 +24,28 @@ namespace m3d::trt {
 // Supported TensorRT majors, newest first.
 inline constexpr int kSupportedMajors[] = {11, 10};
 
+// The oldest getInferLibVersion() of a supported major; 0 for an unsupported one.
+int minimum_version(int major);
+
 struct LoadRequest {
   std::string moduleDir;    // folder holding m3d_trt<major> modules
-  std::string libraryPath;  // explicit libnvinfer path; empty: the system's (libnvinfer.so.11, .so.10)
+  std::string libraryPath;  // explicit libnvinfer path (one attempt); empty: libnvinfer.so.11, then .so.10
+};
+
+// One try at a libnvinfer: the library, its version, then (same major only) the ONNX
+// parser, the plugin library and the backend module.
+struct LoadAttempt {
+  int major = 0;             // the soname's major, else that of the version read (0: unknown)
+  std::string libraryPath;   // the file opened, else the name tried
+  int version = 0;           // getInferLibVersion(); 0 when the library did not open
+  std::string modulePath;    // the backend module tried ("" when not reached)
+  std::string parserPath;    // the libnvonnxparser accepted ("" when none)
+  std::string parserReason;  // why none was accepted
+  std::string pluginPath;    // the libnvinfer_plugin loaded ("" when none)
+  bool plugins = false;      // its plugins were registered
+  std::string pluginReason;  // why not
+  bool ok = false;
+  std::string reason;        // why this attempt failed, or a summary when ok
 };
 
 // A loaded TensorRT library and its backend module. Never unloaded.
@@ -38,14 +57,22 @@ class Library {
   std::string libraryPath;   // the libnvinfer that was opened
   std::string modulePath;    // the backend module that was opened
   bool hasParser = false;    // libnvonnxparser found: engines can be built
+  std::string parserPath;
+  bool plugins = false;      // libnvinfer_plugin's plugins registered
+  std::string pluginPath;
   bool stronglyTyped = false;
+  std::vector<LoadAttempt> attempts;  // every library tried, in order
   const m3d_trt_api* api = nullptr;
 
   int major() const { return version / 10000; }
   std::string version_string() const;
 };
 
-// Opens TensorRT and its module without throwing (every failure is a reason).
+// "10.3.0" for 100300.
+std::string version_text(int version);
+
+// Opens TensorRT and its module without throwing (every failure is a reason): each
+// supported major in turn until one loads, or the explicit library only.
 std::shared_ptr<const Library> open_library(const LoadRequest& request);
 // The process-wide library: opened on first use with that request, then kept.
 std::shared_ptr<const Library> library(const LoadRequest& request);
@@ -155,7 +182,14 @@ class Engine {
   size_t device_memory() const;
 
   // Runs one request on a slot; a slot serves one request at a time (throws if busy).
+  // When a step fails, the slot's session discards the request before the error
+  // propagates: nothing is written into `out` afterwards.
   void run(int slot, const RunRequest& request, RunResult& out);
+
+  // The ERR_NONFINITE_OUTPUT message for `count` NaN/Inf values in `output`, with the
+  // remedy of that TensorRT major (10: rebuild in fp32; 11, strongly typed: the
+  // precision follows the ONNX file, so use its float32 export).
+  static std::string nonfinite_message(int major, const std::string& output, unsigned long long count);
 
  private:
   struct Slot;

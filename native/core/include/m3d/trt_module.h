@@ -3,25 +3,41 @@
  * One module is built per TensorRT major version (m3d_trt10, m3d_trt11), each
  * from the same source against that major's headers. The core dlopens libnvinfer,
  * reads its version, then dlopens the matching module and calls m3d_trt_open with
- * the libnvinfer (and, when found, libnvonnxparser) handles. The module never links
+ * the libnvinfer (and, when found, libnvonnxparser) handles, then hands it the
+ * libnvinfer_plugin handle when one was found (load_plugins). The module never links
  * TensorRT or the CUDA runtime itself: it resolves the TensorRT factory functions
  * from those handles and receives device pointers and the CUDA stream from the core.
- * Only C types cross this boundary. */
+ * Only C types cross this boundary, and no C++ exception does: every entry point
+ * reports failures through m3d_trt_error (or a neutral return value). */
 #ifndef M3D_TRT_MODULE_H
 #define M3D_TRT_MODULE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define M3D_TRT_ABI_VERSION 1
+#define M3D_TRT_ABI_VERSION 2
 #define M3D_TRT_OPEN_SYMBOL "m3d_trt_open"
 #define M3D_TRT_MAX_DIMS 8
 #define M3D_TRT_MAX_NAME 256
 #define M3D_TRT_MESSAGE 2048
+
+/* The oldest library of each major the modules run with (getInferLibVersion()).
+ * 10.1: ICudaEngine::getDeviceMemorySizeV2, which the module calls, does not exist in
+ * 10.0 (it is absent from TensorRT 10.0's NvInferImpl.h and first declared in 10.1's). */
+#define M3D_TRT10_MIN_VERSION 100100
+#define M3D_TRT11_MIN_VERSION 110000
+#define M3D_TRT_SUPPORTED "TensorRT 10.1+ or 11.x"
+
+/* Writes a getInferLibVersion() value as text ("10.3.0" for 100300) and returns buf. */
+static inline const char* m3d_trt_version_text(int32_t version, char* buf, size_t size) {
+  snprintf(buf, size, "%d.%d.%d", (int)(version / 10000), (int)((version / 100) % 100), (int)(version % 100));
+  return buf;
+}
 
 /* Failure kinds reported in m3d_trt_error.kind. */
 enum m3d_trt_error_kind {
@@ -124,6 +140,9 @@ typedef struct m3d_trt_api {
   /* Binds every I/O tensor by name and enqueues one inference on the CUDA stream. */
   int (*context_enqueue)(m3d_trt_context* ctx, int32_t n, const char* const* names, void* const* addresses,
                          void* cuda_stream, m3d_trt_error* err);
+  /* Registers the plugins of a libnvinfer_plugin handle (initLibNvInferPlugins) with the
+   * module's logger; returns 1 when they were registered, else 0 with the reason. */
+  int (*load_plugins)(void* nvinfer_plugin, m3d_trt_error* err);
 } m3d_trt_api;
 
 typedef const m3d_trt_api* (*m3d_trt_open_fn)(void* nvinfer, void* onnxparser, m3d_trt_error* err);

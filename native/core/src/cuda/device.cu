@@ -8,6 +8,7 @@
 namespace m3d::gpu {
 
 [[noreturn]] void throw_cuda(cudaError_t e, const char* expr, const char* file, int line) {
+  cudaGetLastError();
   throw Error(code::kCuda, std::string("CUDA error ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ") in " +
                                expr + " at " + file + ":" + std::to_string(line));
 }

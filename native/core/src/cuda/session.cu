@@ -1,15 +1,17 @@
 // The per-request GPU session: one stream, pinned staging, reusable device buffers
-// and the stage timings; the kernels it enqueues are in kernels.cu.
+// and the stage timings; the kernels it enqueues are in kernels.cu, the host-side
+// bookkeeping of downloads and buffer sizes in staging.cpp.
 #include <cuda_runtime.h>
 
 #include <cstring>
-#include <functional>
+#include <exception>
 #include <string>
-#include <vector>
+#include <type_traits>
 
 #include "device.cuh"
 #include "kernels.cuh"
 #include "m3d/gpu.h"
+#include "m3d/staging.h"
 
 namespace m3d::gpu {
 
@@ -22,13 +24,31 @@ struct Session::Impl {
   bool recorded[kStages]{};
   StageTimes times{};
 
-  DeviceBuffer image, tensor, outputs[kOutputSlots], depth, normals, confidence, points, colours;
+  // Sized by the model input: kept for the session's life.
+  DeviceBuffer tensor, outputs[kOutputSlots], nonfiniteCounts;
+  PinnedBuffer stageCount, stageNonfinite;
+  // Sized by the image: trimmed between requests (RetentionPolicy).
+  DeviceBuffer image, depth, normals, confidence, points, colours;
   DeviceBuffer rowCounts, rowOffsets, densePoints, denseIndices, denseColours, denseNormals;
-  PinnedBuffer stageIn, stageTensor, stageDepth, stageNormals, stageConf, stagePoints, stageColours, stageCount;
-  DeviceBuffer nonfiniteCounts;
-  PinnedBuffer stageNonfinite;
+  PinnedBuffer stageIn;
+  // Pinned staging of the downloads, one buffer each (StagingQueue ids).
+  enum Staged {
+    kTensorOut,
+    kDepthOut,
+    kNormalsOut,
+    kConfidenceOut,
+    kPointsOut,
+    kColoursOut,
+    kDensePointsOut,
+    kDenseIndicesOut,
+    kDenseColoursOut,
+    kDenseNormalsOut,
+    kStagedCount
+  };
+  PinnedBuffer staged[kStagedCount];
+  StagingQueue downloads;
+  bool uploading = false;  // the copy out of stageIn may still be in flight
   bool countedNonfinite[3]{};
-  std::vector<std::function<void()>> afterSync;
 
   // Geometry of the current request.
   int width = 0, height = 0;
@@ -36,7 +56,6 @@ struct Session::Impl {
   PixelFormat fmt{3, 0, 1, 2};
   size_t tensorBytes = 0;
   bool haveDepth = false, haveNormals = false, haveConfidence = false, havePoints = false, haveColours = false;
-  bool downloading = false;
 
   void use() const { M3D_CUDA_CHECK(cudaSetDevice(device)); }
   // The uploaded image as the colour source of back-projection.
@@ -45,18 +64,59 @@ struct Session::Impl {
     M3D_CUDA_CHECK(cudaEventRecord(start ? begin[s] : end[s], stream));
     if (!start) recorded[s] = true;
   }
-  // Device -> pinned copy now, pinned -> host copy after the synchronisation.
+  // Device -> pinned copy now, pinned -> host copy at synchronize().
   // With host == nullptr the data stays in the pinned buffer (see Session::staged_depth).
-  void stage_download(PinnedBuffer& pin, const void* dev, void* host, size_t bytes) {
+  void stage_download(Staged id, const void* dev, void* host, size_t bytes) {
     if (bytes == 0) return;
-    if (!downloading) {
-      mark(kDownload, true);
-      downloading = true;
-    }
-    void* p = pin.ensure(bytes);
+    const bool first = !downloads.active();
+    downloads.claim(id);
+    if (first) mark(kDownload, true);
+    void* p = staged[id].ensure(bytes);
     M3D_CUDA_CHECK(cudaMemcpyAsync(p, dev, bytes, cudaMemcpyDeviceToHost, stream));
     mark(kDownload, false);
-    if (host) afterSync.emplace_back([p, host, bytes] { std::memcpy(host, p, bytes); });
+    downloads.queue(id, p, host, bytes);
+  }
+
+  // Calls f on every buffer sized by the image.
+  template <typename F>
+  void each_image_buffer(F&& f) {
+    for (DeviceBuffer* b : {&image, &depth, &normals, &confidence, &points, &colours, &rowCounts, &rowOffsets,
+                            &densePoints, &denseIndices, &denseColours, &denseNormals}) {
+      f(*b);
+    }
+    f(stageIn);
+    for (PinnedBuffer& b : staged) f(b);
+  }
+
+  // Forgets the results of the current request.
+  void reset_request() noexcept {
+    for (bool& r : recorded) r = false;
+    haveDepth = haveNormals = haveConfidence = havePoints = haveColours = false;
+    for (bool& c : countedNonfinite) c = false;
+  }
+
+  // Session::discard: nothing in flight afterwards, nothing queued, no stale CUDA error.
+  void drop() noexcept {
+    cudaSetDevice(device);
+    if (stream) cudaStreamSynchronize(stream);
+    cudaGetLastError();
+    downloads.discard();
+    uploading = false;
+    reset_request();
+  }
+
+  // The start of a request: an unsynchronised previous one is discarded, then buffers
+  // beyond the retention policy are released.
+  void begin_request() {
+    if (downloads.active() || uploading) drop();
+    reset_request();
+    bool idle = false;
+    each_image_buffer([&](auto& b) {
+      if (!b.end_request()) return;
+      if (!idle) M3D_CUDA_CHECK(cudaStreamSynchronize(stream));
+      idle = true;
+      b.release();
+    });
   }
 };
 
@@ -74,8 +134,11 @@ Session::Session(int device) : impl_(new Impl) {
 
 Session::~Session() {
   if (!impl_) return;
+  // Waits for the work in flight; queued host copies are dropped, never run: their
+  // targets may be gone already.
   cudaSetDevice(impl_->device);
   if (impl_->stream) cudaStreamSynchronize(impl_->stream);
+  impl_->downloads.discard();
   for (int s = 0; s < Impl::kStages; ++s) {
     if (impl_->begin[s]) cudaEventDestroy(impl_->begin[s]);
     if (impl_->end[s]) cudaEventDestroy(impl_->end[s]);
@@ -92,11 +155,7 @@ void Session::preprocess(const ImageView& img, const Letterbox& box, const Norma
   }
   Impl& s = *impl_;
   s.use();
-  s.afterSync.clear();
-  s.downloading = false;
-  for (bool& r : s.recorded) r = false;
-  s.haveDepth = s.haveNormals = s.haveConfidence = s.havePoints = s.haveColours = false;
-  for (bool& c : s.countedNonfinite) c = false;
+  s.begin_request();
   s.width = img.width;
   s.height = img.height;
   s.fmt = pixel_format(img);
@@ -114,6 +173,7 @@ void Session::preprocess(const ImageView& img, const Letterbox& box, const Norma
   void* dImg = s.image.ensure(bytes);
   s.mark(Impl::kUpload, true);
   M3D_CUDA_CHECK(cudaMemcpyAsync(dImg, pin, bytes, cudaMemcpyHostToDevice, s.stream));
+  s.uploading = true;
   s.mark(Impl::kUpload, false);
 
   const PreprocessLayout L = make_preprocess_layout(box);
@@ -201,6 +261,14 @@ DenseCloud Session::backproject_dense(const Intrinsics& K, const DepthRange& ran
   validate_intrinsics(K);
   if (!s.haveDepth) throw Error(code::kInvalidArgument, "backproject needs postprocess_depth first");
   if (normals && !s.haveNormals) throw Error(code::kInvalidArgument, "dense normals need postprocess_normals first");
+  // When this throws, the cloud's buffers are gone: none of the queued copies may run.
+  struct DiscardOnThrow {
+    Impl& s;
+    const int unwinding = std::uncaught_exceptions();
+    ~DiscardOnThrow() {
+      if (std::uncaught_exceptions() > unwinding) s.drop();
+    }
+  } guard{s};
   const int W = s.width, H = s.height;
   const size_t pixels = size_t(W) * size_t(H);
   auto* counts = static_cast<unsigned*>(s.rowCounts.ensure(size_t(H) * sizeof(unsigned)));
@@ -223,10 +291,10 @@ DenseCloud Session::backproject_dense(const Intrinsics& K, const DepthRange& ran
   cloud.indices.allocate(cloud.count * sizeof(uint32_t));
   if (colour) cloud.colours.allocate(cloud.count * 3);
   if (normals) cloud.normals.allocate(cloud.count * 3 * sizeof(float));
-  s.stage_download(s.stagePoints, pts, cloud.points.data(), cloud.count * 3 * sizeof(float));
-  s.stage_download(s.stageTensor, idx, cloud.indices.data(), cloud.count * sizeof(uint32_t));
-  if (colour) s.stage_download(s.stageColours, col, cloud.colours.data(), cloud.count * 3);
-  if (normals) s.stage_download(s.stageNormals, nrm, cloud.normals.data(), cloud.count * 3 * sizeof(float));
+  s.stage_download(Impl::kDensePointsOut, pts, cloud.points.data(), cloud.count * 3 * sizeof(float));
+  s.stage_download(Impl::kDenseIndicesOut, idx, cloud.indices.data(), cloud.count * sizeof(uint32_t));
+  if (colour) s.stage_download(Impl::kDenseColoursOut, col, cloud.colours.data(), cloud.count * 3);
+  if (normals) s.stage_download(Impl::kDenseNormalsOut, nrm, cloud.normals.data(), cloud.count * 3 * sizeof(float));
   synchronize();
   return cloud;
 }
@@ -234,14 +302,14 @@ DenseCloud Session::backproject_dense(const Intrinsics& K, const DepthRange& ran
 void Session::download_tensor(void* host) {
   Impl& s = *impl_;
   s.use();
-  s.stage_download(s.stageTensor, s.tensor.get(), host, s.tensorBytes);
+  s.stage_download(Impl::kTensorOut, s.tensor.get(), host, s.tensorBytes);
 }
 
 void Session::download_depth(float* host) {
   Impl& s = *impl_;
   s.use();
   if (!s.haveDepth) throw Error(code::kInvalidArgument, "no depth to download");
-  s.stage_download(s.stageDepth, s.depth.get(), host, size_t(s.width) * size_t(s.height) * sizeof(float));
+  s.stage_download(Impl::kDepthOut, s.depth.get(), host, size_t(s.width) * size_t(s.height) * sizeof(float));
 }
 
 void Session::download_normals(float* hostNormals, float* hostConfidence) {
@@ -249,8 +317,10 @@ void Session::download_normals(float* hostNormals, float* hostConfidence) {
   s.use();
   if (!s.haveNormals) throw Error(code::kInvalidArgument, "no normals to download");
   const size_t pixels = size_t(s.width) * size_t(s.height);
-  s.stage_download(s.stageNormals, s.normals.get(), hostNormals, pixels * 3 * sizeof(float));
-  if (s.haveConfidence && hostConfidence) s.stage_download(s.stageConf, s.confidence.get(), hostConfidence, pixels * sizeof(float));
+  s.stage_download(Impl::kNormalsOut, s.normals.get(), hostNormals, pixels * 3 * sizeof(float));
+  if (s.haveConfidence && hostConfidence) {
+    s.stage_download(Impl::kConfidenceOut, s.confidence.get(), hostConfidence, pixels * sizeof(float));
+  }
 }
 
 void Session::download_points(float* hostPoints, uint8_t* hostColours) {
@@ -258,8 +328,8 @@ void Session::download_points(float* hostPoints, uint8_t* hostColours) {
   s.use();
   if (!s.havePoints) throw Error(code::kInvalidArgument, "no points to download");
   const size_t pixels = size_t(s.width) * size_t(s.height);
-  s.stage_download(s.stagePoints, s.points.get(), hostPoints, pixels * 3 * sizeof(float));
-  if (s.haveColours) s.stage_download(s.stageColours, s.colours.get(), hostColours, pixels * 3);
+  s.stage_download(Impl::kPointsOut, s.points.get(), hostPoints, pixels * 3 * sizeof(float));
+  if (s.haveColours) s.stage_download(Impl::kColoursOut, s.colours.get(), hostColours, pixels * 3);
 }
 
 void Session::count_nonfinite(int slot, size_t elements, TensorType type) {
@@ -291,10 +361,13 @@ void Session::mark_engine(bool start) {
 void Session::synchronize() {
   Impl& s = *impl_;
   s.use();
-  M3D_CUDA_CHECK(cudaStreamSynchronize(s.stream));
-  for (auto& f : s.afterSync) f();
-  s.afterSync.clear();
-  s.downloading = false;
+  const cudaError_t e = cudaStreamSynchronize(s.stream);
+  if (e != cudaSuccess) {
+    s.drop();
+    throw_cuda(e, "cudaStreamSynchronize(stream)", __FILE__, __LINE__);
+  }
+  s.downloads.complete();
+  s.uploading = false;
   float* slots[Impl::kStages] = {&s.times.upload,      &s.times.preprocess, &s.times.postprocess, &s.times.normals,
                                  &s.times.backproject, &s.times.download,   &s.times.engine};
   for (int i = 0; i < Impl::kStages; ++i) {
@@ -303,8 +376,24 @@ void Session::synchronize() {
   }
 }
 
+void Session::discard() noexcept { impl_->drop(); }
+
 StageTimes Session::times() const noexcept { return impl_->times; }
 
-const float* Session::staged_depth() const noexcept { return static_cast<const float*>(impl_->stageDepth.get()); }
+MemoryUse Session::memory() const noexcept {
+  Impl& s = *impl_;
+  MemoryUse m;
+  s.each_image_buffer([&m](const auto& b) {
+    (std::is_same_v<std::decay_t<decltype(b)>, PinnedBuffer> ? m.pinned : m.device) += b.size();
+  });
+  for (const DeviceBuffer* b : {&s.tensor, &s.nonfiniteCounts}) m.device += b->size();
+  for (const DeviceBuffer& b : s.outputs) m.device += b.size();
+  m.pinned += s.stageCount.size() + s.stageNonfinite.size();
+  return m;
+}
+
+const float* Session::staged_depth() const noexcept {
+  return static_cast<const float*>(impl_->staged[Impl::kDepthOut].get());
+}
 
 }  // namespace m3d::gpu

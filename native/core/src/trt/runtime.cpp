@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "m3d/error.h"
 #include "m3d/outputs.h"
 
 #if !defined(_WIN32)
 #include <dlfcn.h>
+#include <sys/stat.h>
 #endif
 
 namespace m3d::trt {
@@ -29,17 +31,187 @@ std::string dl_error() {
   return e ? e : "unknown error";
 }
 
-void* open_first(const std::vector<std::string>& names, std::string* opened, std::vector<std::string>* failures) {
-  for (const auto& n : names) {
-    dlerror();
-    if (void* h = dlopen(n.c_str(), RTLD_NOW | RTLD_LOCAL)) {
-      *opened = n;
-      return h;
+using VersionFn = int32_t (*)();
+
+// A dlopen result: the handle, or why there is none.
+struct Opened {
+  void* handle = nullptr;
+  std::string error;
+};
+
+// dlopen(RTLD_NOW | RTLD_LOCAL) of a path or a soname; a missing file is "<name> not found".
+Opened open_shared(const std::string& name) {
+  Opened o;
+  dlerror();
+  o.handle = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (o.handle) return o;
+  std::string detail = dl_error();
+  if (detail.compare(0, name.size() + 2, name + ": ") == 0) detail.erase(0, name.size() + 2);
+  const bool missing = detail.find("No such file or directory") != std::string::npos;
+  o.error = name + (missing ? " not found (" : " cannot be loaded (") + detail + ")";
+  return o;
+}
+
+// The file of the shared object that defines `symbol` ("" when unknown).
+std::string object_path(const void* symbol) {
+  Dl_info info{};
+  return symbol && dladdr(symbol, &info) && info.dli_fname ? info.dli_fname : "";
+}
+
+std::string folder_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// A library that goes with libnvinfer (the ONNX parser, the plugins), or why none does.
+struct Companion {
+  void* handle = nullptr;
+  std::string path;
+  std::string reason;
+};
+
+// Opens <base>.so.<major> next to the loaded libnvinfer, else through the system lookup,
+// and keeps the first that exports `entry` and is bound to the loaded libnvinfer: its own
+// dependencies (searched by dlsym through its handle) must resolve getInferLibVersion to
+// the very function of the library that was loaded. A companion of another TensorRT pulls
+// in that TensorRT's libnvinfer instead, whose version the reason names.
+Companion open_companion(const std::string& base, const char* entry, int major, const std::string& folder,
+                         VersionFn loaded) {
+  const std::string soname = base + ".so." + std::to_string(major);
+  std::vector<std::string> names;
+  if (!folder.empty() && file_exists(folder + "/" + soname)) names.push_back(folder + "/" + soname);
+  names.push_back(soname);
+  Companion c;
+  std::vector<std::string> why;
+  std::vector<void*> seen;
+  for (const auto& name : names) {
+    const Opened o = open_shared(name);
+    if (!o.handle) {
+      why.push_back(o.error);
+      continue;
     }
-    const std::string why = dl_error();
-    failures->push_back(why.compare(0, n.size(), n) == 0 ? why : n + ": " + why);
+    if (std::find(seen.begin(), seen.end(), o.handle) != seen.end()) continue;
+    seen.push_back(o.handle);
+    void* fn = dlsym(o.handle, entry);
+    const std::string path = fn && !object_path(fn).empty() ? object_path(fn) : name;
+    if (!fn) {
+      why.push_back(path + " does not export " + entry);
+      continue;
+    }
+    auto bound = reinterpret_cast<VersionFn>(dlsym(o.handle, "getInferLibVersion"));
+    if (!bound) {
+      why.push_back(path + " does not link libnvinfer, so it cannot be matched to the loaded TensorRT");
+      continue;
+    }
+    if (bound != loaded) {
+      const std::string other = object_path(reinterpret_cast<void*>(bound));
+      why.push_back(path + " belongs to TensorRT " + version_text(bound()) + " (" + other + "), not to the loaded TensorRT " +
+                    version_text(loaded()));
+      continue;
+    }
+    c.handle = o.handle;
+    c.path = path;
+    return c;
   }
-  return nullptr;
+  c.reason = join(why, "; ");
+  return c;
+}
+
+// One attempt at the libnvinfer a.libraryPath (a.major 0: an explicit path of any major),
+// then its parser and plugins, the backend module of its major and the module's start.
+// True when the module started; `lib` is filled then.
+bool try_library(const LoadRequest& request, LoadAttempt& a, Library& lib) {
+  const Opened nvinfer = open_shared(a.libraryPath);
+  auto version = nvinfer.handle ? reinterpret_cast<VersionFn>(dlsym(nvinfer.handle, "getInferLibVersion")) : nullptr;
+  if (!version) {
+    a.reason = nvinfer.handle ? a.libraryPath + " is not a TensorRT library (no getInferLibVersion)" : nvinfer.error;
+    return false;
+  }
+  const std::string path = object_path(reinterpret_cast<void*>(version));
+  if (!path.empty()) a.libraryPath = path;
+  a.version = version();
+  const int major = a.version / 10000;
+  if (a.major == 0) a.major = major;
+  const std::string found = "TensorRT " + version_text(a.version) + " (" + a.libraryPath + ")";
+  if (major != a.major) {
+    a.reason = found + " is TensorRT " + std::to_string(major) + ", not the " + std::to_string(a.major) +
+               " its name says";
+    return false;
+  }
+  const int minimum = minimum_version(major);
+  if (minimum == 0) {
+    a.reason = found + " is not supported; metric3d-trt supports " M3D_TRT_SUPPORTED;
+    return false;
+  }
+  if (a.version < minimum) {
+    a.reason = found + " is too old: metric3d-trt needs TensorRT " + std::to_string(major) + "." +
+               std::to_string((minimum / 100) % 100) + " or later (" M3D_TRT_SUPPORTED ")";
+    return false;
+  }
+  // The parser is only needed to build engines, the plugins only by graphs that use them.
+  const std::string folder = folder_of(a.libraryPath);
+  const Companion parser = open_companion("libnvonnxparser", "createNvOnnxParser_INTERNAL", major, folder, version);
+  a.parserPath = parser.path;
+  a.parserReason = parser.reason;
+  const Companion plugins = open_companion("libnvinfer_plugin", "initLibNvInferPlugins", major, folder, version);
+  a.pluginPath = plugins.path;
+  a.pluginReason = plugins.reason;
+
+  a.modulePath = module_file_name(major);
+  if (!request.moduleDir.empty()) a.modulePath = request.moduleDir + "/" + a.modulePath;
+  const Opened module = open_shared(a.modulePath);
+  if (!module.handle) {
+    a.reason = "found TensorRT " + version_text(a.version) + " but not the metric3d-trt backend module for TensorRT " +
+               std::to_string(major) + " (" + module.error +
+               "); this build of metric3d-trt was compiled without it (see docs/tensorrt.md, "
+               "-DM3D_TENSORRT" + std::to_string(major) + "_INCLUDE_DIR)";
+    return false;
+  }
+  auto open = reinterpret_cast<m3d_trt_open_fn>(dlsym(module.handle, M3D_TRT_OPEN_SYMBOL));
+  if (!open) {
+    a.reason = a.modulePath + " is not a metric3d-trt backend module";
+    return false;
+  }
+  m3d_trt_error err{};
+  const m3d_trt_api* api = open(nvinfer.handle, parser.handle, &err);
+  if (!api) {
+    a.reason = "the TensorRT " + std::to_string(major) + " backend module failed to start: " + err.message;
+    return false;
+  }
+  if (api->abi_version != M3D_TRT_ABI_VERSION || api->struct_size < sizeof(m3d_trt_api)) {
+    a.reason = a.modulePath + " was built for another version of metric3d-trt";
+    return false;
+  }
+  if (plugins.handle) {
+    m3d_trt_error perr{};
+    a.plugins = api->load_plugins(plugins.handle, &perr) != 0;
+    if (!a.plugins) a.pluginReason = a.pluginPath + ": " + perr.message;
+  }
+  a.ok = true;
+  a.reason = found;
+  if (!api->has_parser) {
+    a.reason += "; no usable ONNX parser (" + (a.parserReason.empty() ? std::string("not found") : a.parserReason) +
+                "): cached engines only";
+  }
+  if (a.plugins) a.reason += "; plugins from " + a.pluginPath;
+
+  lib.api = api;
+  lib.version = a.version;
+  lib.libraryPath = a.libraryPath;
+  lib.modulePath = a.modulePath;
+  lib.hasParser = api->has_parser != 0;
+  lib.parserPath = lib.hasParser ? a.parserPath : "";
+  lib.plugins = a.plugins;
+  lib.pluginPath = a.plugins ? a.pluginPath : "";
+  lib.stronglyTyped = api->strongly_typed != 0;
+  lib.available = true;
+  lib.reason = a.reason;
+  return true;
 }
 #endif
 
@@ -129,9 +301,22 @@ std::vector<TensorDesc> read_tensors(const m3d_trt_api* api, const m3d_trt_engin
 
 }  // namespace
 
-std::string Library::version_string() const {
-  return std::to_string(version / 10000) + "." + std::to_string((version / 100) % 100) + "." +
-         std::to_string(version % 100);
+std::string version_text(int version) {
+  char text[32];
+  return m3d_trt_version_text(version, text, sizeof(text));
+}
+
+std::string Library::version_string() const { return version_text(version); }
+
+int minimum_version(int major) {
+  switch (major) {
+    case 10:
+      return M3D_TRT10_MIN_VERSION;
+    case 11:
+      return M3D_TRT11_MIN_VERSION;
+    default:
+      return 0;
+  }
 }
 
 std::string module_file_name(int major) {
@@ -151,73 +336,38 @@ std::shared_ptr<const Library> open_library(const LoadRequest& request) {
   lib->reason = "the TensorRT backend of metric3d-trt is available on Linux only";
   return lib;
 #else
-  // 1. libnvinfer: an explicit path, else the sonames of the supported majors.
-  std::vector<std::string> names;
+  // An explicit library is the only attempt; else each supported major, newest first,
+  // until one loads with its module (libraries of failed attempts stay loaded, unused).
+  std::vector<std::pair<std::string, int>> names;
   if (!request.libraryPath.empty()) {
-    names.push_back(request.libraryPath);
+    names.emplace_back(request.libraryPath, 0);
   } else {
-    for (int major : kSupportedMajors) names.push_back("libnvinfer.so." + std::to_string(major));
+    for (int major : kSupportedMajors) names.emplace_back("libnvinfer.so." + std::to_string(major), major);
   }
-  std::vector<std::string> failures;
-  void* nvinfer = open_first(names, &lib->libraryPath, &failures);
-  if (!nvinfer) {
-    lib->reason = "TensorRT not found (" + join(failures, "; ") +
-                  "). Install TensorRT 10 or 11 so that libnvinfer is on the library path, "
-                  "or set METRIC3D_TENSORRT_LIB to its path";
-    return lib;
+  for (const auto& [name, major] : names) {
+    LoadAttempt& attempt = lib->attempts.emplace_back();
+    attempt.libraryPath = name;
+    attempt.major = major;
+    if (try_library(request, attempt, *lib)) return lib;
   }
-  using VersionFn = int32_t (*)();
-  auto version = reinterpret_cast<VersionFn>(dlsym(nvinfer, "getInferLibVersion"));
-  if (!version) {
-    lib->reason = lib->libraryPath + " is not a TensorRT library (no getInferLibVersion)";
-    return lib;
+  std::vector<std::string> reasons;
+  bool opened = false;
+  for (const auto& a : lib->attempts) {
+    reasons.push_back(a.reason);
+    opened = opened || a.version != 0;
   }
-  lib->version = version();
-  const int major = lib->major();
-  bool supported = false;
-  for (int m : kSupportedMajors) supported = supported || m == major;
-  if (!supported) {
-    lib->reason = "TensorRT " + lib->version_string() + " (" + lib->libraryPath +
-                  ") is not supported; metric3d-trt supports TensorRT 10 and 11";
-    return lib;
+  // None started: the first library that opened gives the version reported.
+  for (const auto& a : lib->attempts) {
+    if (a.version == 0) continue;
+    lib->version = a.version;
+    lib->libraryPath = a.libraryPath;
+    lib->modulePath = a.modulePath;
+    break;
   }
-  // 2. libnvonnxparser of the same major (only needed to build engines).
-  std::string parserPath;
-  std::vector<std::string> parserFailures;
-  void* parser = open_first({"libnvonnxparser.so." + std::to_string(major), "libnvonnxparser.so"}, &parserPath,
-                            &parserFailures);
-  // 3. The backend module compiled against this major's headers.
-  lib->modulePath = request.moduleDir.empty() ? module_file_name(major) : request.moduleDir + "/" + module_file_name(major);
-  dlerror();
-  void* module = dlopen(lib->modulePath.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!module) {
-    lib->reason = "found TensorRT " + lib->version_string() + " but not the metric3d-trt backend module for TensorRT " +
-                  std::to_string(major) + " (" + dl_error() +
-                  "); this build of metric3d-trt was compiled without it (see docs/tensorrt.md, "
-                  "-DM3D_TENSORRT" + std::to_string(major) + "_INCLUDE_DIR)";
-    return lib;
-  }
-  auto open = reinterpret_cast<m3d_trt_open_fn>(dlsym(module, M3D_TRT_OPEN_SYMBOL));
-  if (!open) {
-    lib->reason = lib->modulePath + " is not a metric3d-trt backend module";
-    return lib;
-  }
-  m3d_trt_error err{};
-  const m3d_trt_api* api = open(nvinfer, parser, &err);
-  if (!api) {
-    lib->reason = "the TensorRT " + std::to_string(major) + " backend module failed to start: " + err.message;
-    return lib;
-  }
-  if (api->abi_version != M3D_TRT_ABI_VERSION || api->struct_size < sizeof(m3d_trt_api)) {
-    lib->reason = lib->modulePath + " was built for another version of metric3d-trt";
-    return lib;
-  }
-  lib->api = api;
-  lib->hasParser = api->has_parser != 0;
-  lib->stronglyTyped = api->strongly_typed != 0;
-  lib->available = true;
-  lib->reason = "TensorRT " + lib->version_string() + " (" + lib->libraryPath + ")" +
-                (lib->hasParser ? "" : "; ONNX parser not found (" + join(parserFailures, "; ") + "): cached engines only");
+  lib->reason = opened ? join(reasons, "; ")
+                       : "TensorRT not found (" + join(reasons, "; ") +
+                             "). Install " M3D_TRT_SUPPORTED " so that libnvinfer is on the library path, "
+                             "or set METRIC3D_TENSORRT_LIB to its path";
   return lib;
 #endif
 }
@@ -357,11 +507,9 @@ Engine::Engine(std::shared_ptr<const Library> lib, const void* plan, size_t size
 
 Engine::~Engine() {
   for (auto& s : slots_) {
-    try {
-      if (s->session) s->session->synchronize();
-    } catch (const Error&) {
-      // A failed stream cannot be drained; the context and buffers are released anyway.
-    }
+    // Waits for the slot's work; the host copies of a request that did not complete are
+    // dropped, never run: their targets belong to a result that is gone.
+    if (s->session) s->session->discard();
     if (s->context) lib_->api->context_free(s->context);
     s->session.reset();
   }
@@ -392,17 +540,23 @@ void Engine::run(int slotIndex, const RunRequest& r, RunResult& out) {
   } release{slot.busy};
 
   gpu::Session& g = *slot.session;
-  g.preprocess(r.image, r.box, r.norm, inputType_);
-  Bindings b = bind_tensors(g, resolve_shapes(slot, r.box));
-  const OutputLayout layout = output_layout(b, r.box, r.normals);
-  const auto t0 = std::chrono::steady_clock::now();
-  enqueue(slot, b);
-  count_nonfinite(g, b, layout);
-  postprocess(g, r, layout, out);
-  backproject(g, r, layout, out);
-  g.synchronize();
-  out.inferenceMs = std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  out.times = g.times();
+  try {
+    g.preprocess(r.image, r.box, r.norm, inputType_);
+    Bindings b = bind_tensors(g, resolve_shapes(slot, r.box));
+    const OutputLayout layout = output_layout(b, r.box, r.normals);
+    const auto t0 = std::chrono::steady_clock::now();
+    enqueue(slot, b);
+    count_nonfinite(g, b, layout);
+    postprocess(g, r, layout, out);
+    backproject(g, r, layout, out);
+    g.synchronize();
+    out.inferenceMs = std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    out.times = g.times();
+  } catch (...) {
+    // Downloads into `out` may be queued: they must not run once the caller drops it.
+    g.discard();
+    throw;
+  }
   check_nonfinite(g);
 }
 
@@ -517,13 +671,18 @@ void Engine::backproject(gpu::Session& g, const RunRequest& r, const OutputLayou
 void Engine::check_nonfinite(const gpu::Session& g) const {
   for (int s = 0; s < 3; ++s) {
     const unsigned long long bad = g.nonfinite(s);
-    if (bad > 0) {
-      throw Error(m3d::code::kNonFinite,
-                  "TensorRT engine output '" + role_name(names_, s) + "' has " + std::to_string(bad) +
-                      " NaN/Inf values; an FP16 engine may overflow: rebuild it with precision 'fp32' or check it with "
-                      "the verify option");
-    }
+    if (bad > 0) throw Error(m3d::code::kNonFinite, nonfinite_message(lib_->major(), role_name(names_, s), bad));
   }
+}
+
+std::string Engine::nonfinite_message(int major, const std::string& output, unsigned long long count) {
+  const std::string what = "TensorRT engine output '" + output + "' has " + std::to_string(count) + " NaN/Inf values; ";
+  if (major >= 11) {
+    return what + "TensorRT " + std::to_string(major) +
+           " engines are strongly typed (their precision follows the ONNX file) and a float16 model may overflow: "
+           "use the float32 export of the model (the registry entry without -fp16) or check it with the verify option";
+  }
+  return what + "an FP16 engine may overflow: rebuild it with precision 'fp32' or check it with the verify option";
 }
 
 }  // namespace m3d::trt
