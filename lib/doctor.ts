@@ -50,16 +50,8 @@ export interface DoctorLoader {
   load(options: LoadOptions): Promise<DoctorModel>;
 }
 
-/** One TensorRT library the loader tried (`tensorrtInfo().attempts`, when the addon reports it). */
-interface TensorRTAttempt {
-  major: number;
-  library: string;
-  version: string;
-  module: string;
-  parser: string;
-  loaded: boolean;
-  reason: string;
-}
+/** One TensorRT library the loader tried (`tensorrtInfo().attempts`). */
+type TensorRTAttempt = NativeTensorRTInfo['attempts'][number];
 
 /** The addon's self-check of the CUDA kernels (absent in addons built before it). */
 interface SelfCheckBinding {
@@ -246,7 +238,7 @@ const majorOf = (version: string): number => Number.parseInt(version, 10) || 0;
 /** What this process's TensorRT discovery found: every library tried, the loaded one usable or not. */
 function librariesHere(info: NativeTensorRTInfo, device: number): DoctorTensorRTLibrary[] {
   const status = tensorrtStatus(device);
-  const attempts = (info as NativeTensorRTInfo & { attempts?: TensorRTAttempt[] }).attempts;
+  const attempts = info.attempts as TensorRTAttempt[] | undefined;
   const loadedMajor = info.available ? majorOf(info.version) : 0;
   const entry = (a: TensorRTAttempt): DoctorTensorRTLibrary => {
     const current = a.loaded && a.major === loadedMajor;
@@ -258,6 +250,9 @@ function librariesHere(info: NativeTensorRTInfo, device: number): DoctorTensorRT
       moduleLoaded: a.loaded,
       parser: a.parser,
       parserLoaded: current ? info.hasParser : a.parser !== '',
+      parserReason: a.parserReason ?? '',
+      plugins: a.plugins ?? false,
+      pluginReason: a.pluginReason ?? '',
       stronglyTyped: current ? info.stronglyTyped : false,
       usable: current && status.available && status.canBuild,
       reason: current ? usableReason(status) : a.reason,
@@ -272,7 +267,11 @@ function librariesHere(info: NativeTensorRTInfo, device: number): DoctorTensorRT
       library: info.libraryPath,
       version: info.version,
       module: info.modulePath,
-      parser: info.hasParser ? `libnvonnxparser.so.${majorOf(info.version)}` : '',
+      parser: info.parserPath || '',
+      parserReason: info.parserReason ?? '',
+      plugins: info.plugins ?? false,
+      pluginPath: info.pluginPath ?? '',
+      pluginReason: '',
       loaded: info.available,
       reason: info.reason,
     }),
@@ -369,7 +368,7 @@ export async function tensorrtHere(
   options: { device: number; engines: boolean; reference?: Reference; progress?: (m: string) => void },
 ): Promise<{ reason: string; libraries: DoctorTensorRTLibrary[]; engines: DoctorEngineCheck[]; enginesReason: string; info: NativeTensorRTInfo }> {
   const r: Resolved = { device: options.device, engines: options.engines, progress: options.progress ?? (() => undefined) };
-  const info = native().tensorrtInfo();
+  const info = await native().tensorrtLoad({ device: options.device });
   const libraries = librariesHere(info, options.device);
   const status = tensorrtStatus(options.device);
   const usable = libraries.find((l) => l.usable);
@@ -527,6 +526,13 @@ function kernelVerdict(k: DoctorKernels, error: string | undefined): DoctorVerdi
  */
 export async function doctor(loader: DoctorLoader, options?: DoctorOptions): Promise<DoctorReport> {
   const r = resolveOptions(options);
+  // Opening TensorRT and starting the CUDA driver can take seconds: do it off the event
+  // loop first, so the synchronous reports below only read what was found.
+  try {
+    await native().tensorrtLoad({ device: r.device });
+  } catch {
+    // the addon or TensorRT is missing: the reports below say why
+  }
   const addon = addonReport();
   const gpu = gpuReport(addon, r.device);
   const ort = await onnxruntimeCheck(loader, addon, r);

@@ -117,12 +117,12 @@ export interface TensorRTOptions {
    *
    * - TensorRT 10: default `'fp16'` (FP16 with softmax and normalisation kept in FP32),
    *   from float32 and float16 files alike.
-   * - TensorRT 11 (always strongly typed, no FP16 builder flag): default `'best'`, the
-   *   types the file holds. `'fp16'` of a float32 registry model builds the registry's
-   *   float16 export `<name>-fp16` instead (downloaded into the cache when missing, and
-   *   said in `backendReason` and a `METRIC3D_TENSORRT` warning); `'fp16'` of a float32
-   *   file with no such export is an `EngineBuildError` (pass a float16 export, or use
-   *   `'best'` or `'fp32'`).
+   * - TensorRT 11 (always strongly typed, no FP16 builder flag): `'fp16'`, and the
+   *   default, of a float32 registry model build the registry's float16 export
+   *   `<name>-fp16` instead (downloaded into the cache when missing, and
+   *   said in `backendReason` and a `METRIC3D_TENSORRT` warning). Without such an export
+   *   the default is `'best'` (the types the file holds), and an explicit `'fp16'` is an
+   *   `EngineBuildError` (pass a float16 export, or use `'best'` or `'fp32'`).
    * - Every major: `'fp32'` of a float16 file is an `EngineBuildError` (use the float32
    *   export), never an FP16 engine.
    *
@@ -346,6 +346,24 @@ export interface TensorRTStatus extends BackendStatus {
   canBuild: boolean;
   /** TensorRT 11: precision follows the ONNX file. */
   stronglyTyped: boolean;
+  /** Every TensorRT library the loader tried, in order, with why it was or was not used. */
+  attempts: TensorRTAttempt[];
+}
+
+/** One TensorRT library the loader tried. */
+export interface TensorRTAttempt {
+  major: number;
+  /** The library path or soname tried. */
+  library: string;
+  /** Its version ("" when it did not load). */
+  version: string;
+  /** The backend module of that major. */
+  module: string;
+  /** The ONNX parser taken with it ("" when none is usable). */
+  parser: string;
+  /** This library is the one in use. */
+  loaded: boolean;
+  reason: string;
 }
 
 /** CUDA GPU availability for the native steps, with the device's details. */
@@ -859,6 +877,12 @@ export interface DoctorTensorRTLibrary {
   /** The ONNX parser (libnvonnxparser), and whether it loaded: without it engines cannot be built. */
   parser: string;
   parserLoaded: boolean;
+  /** Why no ONNX parser is usable ("" when one is). */
+  parserReason: string;
+  /** libnvinfer_plugin's plugins were registered (absent plugins are no error). */
+  plugins: boolean;
+  /** Why no plugins were registered ("" when they were). */
+  pluginReason: string;
   /** TensorRT 11: precision follows the ONNX file. */
   stronglyTyped: boolean;
   /** Engines can be built and run here: module, parser, CUDA kernels and a GPU. */

@@ -24,6 +24,7 @@ for m in "$build"/native/trt_module/m3d_trt*.so; do
   unversioned=$(nm -D --undefined-only "$m" | awk '{print $2}' | grep -v '@' | grep -Ev '^(__gmon_start__|_ITM_deregisterTMCloneTable|_ITM_registerTMCloneTable)$' || true)
   if [ -n "$unversioned" ]; then echo "  unexpected undefined symbols: $unversioned" >&2; exit 1; fi
 done
-# The loader tests: once as they are, once with the stand-in TensorRT 11 and 10 on the
-# library path (trt_loader_fallback).
+# The loader tests: once as they are, and with stand-in TensorRT 11 and 10 libraries on
+# the library path: with the parser of 10 (trt_loader_fallback), and with no usable
+# parser (trt_loader_noparser).
 ctest --test-dir "$build" -R '^trt_loader' --output-on-failure

@@ -27,7 +27,8 @@ export interface EngineRecord {
   model: string;
 }
 
-export const ENGINE_CACHE_FORMAT = 1;
+/** Layout and build-rule version of the cache records (2: fp32 engines are built without TF32). */
+export const ENGINE_CACHE_FORMAT = 2;
 
 /**
  * Folder of cached engines: `options.engineCacheDir`, `$METRIC3D_ENGINE_CACHE`, else `<cache>/engines`.

@@ -80,11 +80,36 @@ export interface NativeTensorRTInfo {
   libraryPath: string;
   modulePath: string;
   hasParser: boolean;
+  /** The ONNX parser in use ("" when none). */
+  parserPath: string;
+  /** Why there is no usable ONNX parser ("" when there is one, or when no TensorRT is available). */
+  parserReason: string;
+  /** libnvinfer_plugin's plugins were registered. */
+  plugins: boolean;
+  /** The plugin library whose plugins were registered ("" when none). */
+  pluginPath: string;
   stronglyTyped: boolean;
   modules: number[];
   moduleDir: string;
-  /** Every libnvinfer tried, in order (an explicit METRIC3D_TENSORRT_LIB is the only one), with why it did not load. */
-  attempts: Array<{ major: number; library: string; version: string; module: string; parser: string; loaded: boolean; reason: string }>;
+  /** Every libnvinfer tried, in order (an explicit METRIC3D_TENSORRT_LIB is the only one), with why it was or was not used. */
+  attempts: Array<{
+    major: number;
+    library: string;
+    version: string;
+    module: string;
+    /** The libnvonnxparser accepted for this library ("" when none). */
+    parser: string;
+    /** Why none was accepted ("" when one was, or when the attempt stopped before looking). */
+    parserReason: string;
+    /** The plugins of pluginPath were registered. */
+    plugins: boolean;
+    /** The libnvinfer_plugin found for this library ("" when none). */
+    pluginPath: string;
+    /** Why no plugin library was found, or why its plugins were not registered ("" otherwise). */
+    pluginReason: string;
+    loaded: boolean;
+    reason: string;
+  }>;
 }
 
 export interface NativeBuildEvent {

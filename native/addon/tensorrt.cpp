@@ -340,6 +340,10 @@ Napi::Array attempts_array(Napi::Env env, const std::vector<m3d::trt::LoadAttemp
     o.Set("version", t.version ? m3d::trt::version_text(t.version) : "");
     o.Set("module", t.modulePath);
     o.Set("parser", t.parserPath);
+    o.Set("parserReason", t.parserReason);
+    o.Set("plugins", t.plugins);
+    o.Set("pluginPath", t.pluginPath);
+    o.Set("pluginReason", t.pluginReason);
     o.Set("loaded", t.ok);
     o.Set("reason", t.reason);
   });
@@ -355,6 +359,7 @@ Napi::Object info_object(Napi::Env env, const m3d::trt::Library& lib) {
   o.Set("modulePath", lib.modulePath);
   o.Set("hasParser", lib.hasParser);
   o.Set("parserPath", lib.parserPath);
+  o.Set("parserReason", lib.parserReason);
   o.Set("plugins", lib.plugins);
   o.Set("pluginPath", lib.pluginPath);
   o.Set("stronglyTyped", lib.stronglyTyped);

@@ -7,14 +7,18 @@
 #include <NvOnnxParser.h>
 #include <dlfcn.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "compat.h"
 
@@ -31,6 +35,9 @@ namespace {
 // The TensorRT error messages of one entry-point call. The call opens a Capture on its
 // thread; TensorRT reports an API failure through the logger on the thread that made the
 // call, so each call's error carries its own messages, whatever runs concurrently.
+// A Capture and a Logger are declared before the guarded region of a call (its error
+// handling reads them), so making one must not allocate: their buffers are vectors, which
+// allocate on the first message only.
 class Capture {
  public:
   Capture() noexcept : previous_(current_) { current_ = this; }
@@ -42,7 +49,7 @@ class Capture {
   void add(const char* msg) noexcept {
     try {
       lines_.emplace_back(msg);
-      if (lines_.size() > kLines) lines_.pop_front();
+      if (lines_.size() > kLines) lines_.erase(lines_.begin());
     } catch (...) {
       // Out of memory: the message is dropped, the call still reports its own failure.
     }
@@ -57,14 +64,15 @@ class Capture {
   static constexpr size_t kLines = 6;
   static thread_local Capture* current_;
   Capture* previous_;
-  std::deque<std::string> lines_;
+  std::vector<std::string> lines_;
 };
 
 thread_local Capture* Capture::current_ = nullptr;
 
 // Errors go to the capture of the calling thread. TensorRT's own threads have none: their
-// messages stay with the logger (one per builder, one per runtime) until a failing call
-// of that builder or runtime reports them.
+// messages stay with the logger (one per builder, one per runtime, shared by the engine and
+// all its contexts), numbered as they arrive. A call notes the number at its start (mark)
+// and a failing call reports only what came after (since), never what an earlier call left.
 class Logger final : public ILogger {
  public:
   void log(Severity severity, AsciiChar const* msg) noexcept override {
@@ -72,25 +80,37 @@ class Logger final : public ILogger {
     if (Capture* c = Capture::current()) return c->add(msg);
     try {
       std::lock_guard<std::mutex> lock(mu_);
-      other_.emplace_back(msg);
-      while (other_.size() > 6) other_.pop_front();
+      const uint64_t n = next_.load();
+      other_.emplace_back(n, msg);
+      next_.store(n + 1);
+      if (other_.size() > kLines) other_.erase(other_.begin());
     } catch (...) {
       // Out of memory or a broken mutex: the message is dropped.
     }
   }
-  // The messages of TensorRT's own threads since the last call.
-  std::string take_other() {
+  // The number the next message of TensorRT's threads will have.
+  uint64_t mark() const noexcept { return next_.load(); }
+  // The messages of TensorRT's threads numbered `from` or later.
+  std::string since(uint64_t from) {
     std::lock_guard<std::mutex> lock(mu_);
     std::string s;
-    for (const auto& m : other_) s += (s.empty() ? "" : "; ") + m;
-    other_.clear();
+    for (const auto& [n, m] : other_) {
+      if (n >= from) s += (s.empty() ? "" : "; ") + m;
+    }
     return s;
   }
 
  private:
+  static constexpr size_t kLines = 6;
   std::mutex mu_;
-  std::deque<std::string> other_;
+  std::atomic<uint64_t> next_{0};
+  std::vector<std::pair<uint64_t, std::string>> other_;
 };
+
+static_assert(std::is_nothrow_default_constructible<Capture>::value &&
+                  std::is_nothrow_default_constructible<std::vector<std::string>>::value &&
+                  std::is_nothrow_default_constructible<Logger>::value,
+              "a call makes its Capture and Logger before its guarded region");
 
 // The logger of the plugin library, which keeps it for as long as the process runs.
 Logger& plugin_logger() {
@@ -124,14 +144,15 @@ ParserFn g_createParser = nullptr;
 m3d_trt_api g_api{};
 
 // Fills `err` with the message, then the TensorRT messages of this call (`log`) and of
-// TensorRT's threads (`logger`). Never throws: without memory the bare message is kept.
+// TensorRT's threads since the call began (`logger`, from its mark `since`). Never throws:
+// without memory the bare message is kept.
 void set_error(m3d_trt_error* err, int kind, const char* message, const Capture* log = nullptr,
-               Logger* logger = nullptr) noexcept {
+               Logger* logger = nullptr, uint64_t since = 0) noexcept {
   if (!err) return;
   err->kind = kind;
   try {
     std::string trt = log ? log->text() : std::string();
-    const std::string other = logger ? logger->take_other() : std::string();
+    const std::string other = logger ? logger->since(since) : std::string();
     if (!other.empty()) trt += (trt.empty() ? "" : "; ") + other;
     const std::string text = trt.empty() ? std::string(message) : std::string(message) + " (TensorRT: " + trt + ")";
     std::snprintf(err->message, sizeof(err->message), "%s", text.c_str());
@@ -141,8 +162,8 @@ void set_error(m3d_trt_error* err, int kind, const char* message, const Capture*
 }
 
 void set_error(m3d_trt_error* err, int kind, const std::string& message, const Capture* log = nullptr,
-               Logger* logger = nullptr) noexcept {
-  set_error(err, kind, message.c_str(), log, logger);
+               Logger* logger = nullptr, uint64_t since = 0) noexcept {
+  set_error(err, kind, message.c_str(), log, logger, since);
 }
 
 // Runs the body of an entry point so that no exception crosses the C interface: out of
@@ -276,7 +297,8 @@ int build(const m3d_trt_build_request* req, m3d_trt_build_result* out, m3d_trt_e
     return set_error(err, M3D_TRT_E_LIBRARY, "the TensorRT ONNX parser (libnvonnxparser) was not found"), 0;
   }
   Capture log;
-  // The builder's own logger: declared first, so it outlives the builder, parser and network.
+  // The builder's own logger, new for this build: declared first, so it outlives the
+  // builder, parser and network.
   Logger logger;
   return guarded(err, M3D_TRT_E_BUILD, "the engine build", 0, &log, [&]() -> int {
     auto fail = [&](int kind, const std::string& message) { return set_error(err, kind, message, &log, &logger), 0; };
@@ -412,6 +434,7 @@ size_t engine_device_memory(const m3d_trt_engine* e) noexcept {
 
 m3d_trt_context* context_create(m3d_trt_engine* e, m3d_trt_error* err) noexcept {
   if (!e || !e->engine) return set_error(err, M3D_TRT_E_ENGINE, "no engine"), nullptr;
+  const uint64_t since = e->logger.mark();
   Capture log;
   return guarded(err, M3D_TRT_E_MEMORY, "creating an execution context", static_cast<m3d_trt_context*>(nullptr), &log,
                  [&]() -> m3d_trt_context* {
@@ -420,7 +443,8 @@ m3d_trt_context* context_create(m3d_trt_engine* e, m3d_trt_error* err) noexcept 
                    c->context.reset(e->engine->createExecutionContext());
                    if (!c->context) {
                      set_error(err, M3D_TRT_E_MEMORY,
-                               "TensorRT could not create an execution context (device memory?)", &log, &e->logger);
+                               "TensorRT could not create an execution context (device memory?)", &log, &e->logger,
+                               since);
                      return nullptr;
                    }
                    return c.release();
@@ -432,12 +456,13 @@ void context_free(m3d_trt_context* c) noexcept { destroy(c); }
 int context_shapes(m3d_trt_context* c, const char* input, const int64_t* dims, int32_t nb, m3d_trt_tensor* out,
                    int32_t capacity, m3d_trt_error* err) noexcept {
   if (!c || !c->context) return set_error(err, M3D_TRT_E_ENGINE, "no execution context"), 0;
+  const uint64_t since = c->engine->logger.mark();
   Capture log;
   return guarded(err, M3D_TRT_E_SHAPE, "setting the input shape", 0, &log, [&]() -> int {
     const Dims d = make_dims(dims, nb);
     if (!c->context->setInputShape(input, d)) {
       set_error(err, M3D_TRT_E_SHAPE, "input shape " + dims_text(d) + " is outside the engine's profile", &log,
-                &c->engine->logger);
+                &c->engine->logger, since);
       return 0;
     }
     ICudaEngine& engine = *c->engine->engine;
@@ -453,19 +478,20 @@ int context_shapes(m3d_trt_context* c, const char* input, const int64_t* dims, i
 int context_enqueue(m3d_trt_context* c, int32_t n, const char* const* names, void* const* addresses, void* stream,
                     m3d_trt_error* err) noexcept {
   if (!c || !c->context) return set_error(err, M3D_TRT_E_ENGINE, "no execution context"), 0;
+  const uint64_t since = c->engine->logger.mark();
   Capture log;
   return guarded(err, M3D_TRT_E_ENQUEUE, "enqueueV3", 0, &log, [&]() -> int {
     Logger* logger = &c->engine->logger;
     for (int32_t i = 0; i < n; ++i) {
       if (!c->context->setTensorAddress(names[i], addresses[i])) {
-        return set_error(err, M3D_TRT_E_ENQUEUE, std::string("cannot bind tensor '") + names[i] + "'", &log, logger), 0;
+        return set_error(err, M3D_TRT_E_ENQUEUE, std::string("cannot bind tensor '") + names[i] + "'", &log, logger, since), 0;
       }
     }
     if (!c->context->allInputDimensionsSpecified()) {
       return set_error(err, M3D_TRT_E_SHAPE, "input shape not set before enqueue"), 0;
     }
     if (!c->context->enqueueV3(static_cast<cudaStream_t>(stream))) {
-      return set_error(err, M3D_TRT_E_ENQUEUE, "enqueueV3 failed", &log, logger), 0;
+      return set_error(err, M3D_TRT_E_ENQUEUE, "enqueueV3 failed", &log, logger, since), 0;
     }
     return 1;
   });

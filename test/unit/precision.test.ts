@@ -51,7 +51,7 @@ const table: Array<[10 | 11, 'float32' | 'float16', Precision, boolean, Outcome]
   [10, 'float16', 'best', true, 'best'],
   [10, 'float16', 'best', false, 'best'],
   // TensorRT 11: strongly typed, precision follows the file.
-  [11, 'float32', undefined, true, 'best'],
+  [11, 'float32', undefined, true, 'sibling'],
   [11, 'float32', undefined, false, 'best'],
   [11, 'float32', 'fp16', true, 'sibling'],
   [11, 'float32', 'fp16', false, 'refuse'],
@@ -101,13 +101,14 @@ describe('engine precision', () => {
     expect(message).toContain("'fp32'");
   });
 
-  it('TensorRT 11 default: follows the file and says how to get FP16', () => {
+  it('TensorRT 11 default: FP16 through the float16 export when the registry has one, else what the file holds', () => {
     expect(decide(11, 'float32', undefined, true)).toEqual({
-      action: 'build',
-      precision: 'best',
+      action: 'use-sibling',
+      model: 'vit-small-fp16',
+      precision: 'fp16',
       note:
-        "TensorRT 11.1.0 is strongly typed: precision follows the ONNX file, float32 here; for FP16 pass precision 'fp16' " +
-        "(uses 'vit-small-fp16') or model 'vit-small-fp16'",
+        "default precision fp16: TensorRT 11.1.0 is strongly typed: precision follows the ONNX file, so the registry's float16 " +
+        "export 'vit-small-fp16' is built instead of the float32 registry model 'vit-small'",
     });
     expect((decide(11, 'float32', undefined, false) as { note: string }).note).toContain('for FP16 pass a float16 export of the model');
     expect((decide(11, 'float16', undefined, false) as { note: string }).note).toBe(

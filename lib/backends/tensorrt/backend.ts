@@ -46,8 +46,9 @@ export class TensorRTBackend implements Backend {
   }
   #busy = 0;
 
+  /** The slot idle the longest, so that every slot serves requests and trims its buffers. */
   async #acquire(): Promise<number> {
-    const slot = this.#free.pop();
+    const slot = this.#free.shift();
     if (slot !== undefined) {
       this.#busy++;
       return slot;

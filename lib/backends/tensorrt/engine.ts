@@ -190,7 +190,8 @@ function requireTensorRT(device: number, forBuild: boolean): TensorRTStatus {
   const s = tensorrtStatus(device);
   if (!s.available) throw new BackendUnavailableError(`tensorrt backend not available: ${s.reason}`);
   if (forBuild && !s.canBuild) {
-    throw new BackendUnavailableError('tensorrt: the ONNX parser (libnvonnxparser) was not found, so no engine can be built here');
+    const why = native().tensorrtInfo().parserReason || 'libnvonnxparser was not found';
+    throw new BackendUnavailableError(`tensorrt: no usable ONNX parser (${why}), so no engine can be built here`);
   }
   return s;
 }

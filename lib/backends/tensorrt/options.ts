@@ -28,6 +28,7 @@ export function tensorrtStatus(device = 0): TensorRTStatus {
     modules: t.modules,
     canBuild: t.available && t.hasParser,
     stronglyTyped: t.stronglyTyped,
+    attempts: (t.attempts ?? []).map(({ major, library, version, module, parser, loaded, reason }) => ({ major, library, version, module, parser, loaded, reason })),
   };
   if (!t.available) return { available: false, reason: t.reason, ...base };
   const g = native().gpuInfo(device);

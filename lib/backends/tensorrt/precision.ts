@@ -5,9 +5,10 @@
  * - TensorRT 10 builds FP16 from a float32 file with a builder flag: the default stays
  *   `'fp16'`.
  * - TensorRT 11 networks are always strongly typed and have no FP16 builder flag:
- *   precision follows the file. The default is `'best'` (what the file holds);
- *   `'fp16'` of a float32 file uses the registry's float16 export (`<name>-fp16`) when
- *   there is one, and is refused with what to do otherwise.
+ *   precision follows the file. `'fp16'` of a float32 file uses the registry's float16
+ *   export (`<name>-fp16`) when there is one, and is refused with what to do otherwise.
+ *   The default is FP16 the same way: the registry's float16 export when there is
+ *   one, else `'best'` (what the file holds), so a default never fails a build.
  * - `'fp32'` of a float16 file is refused on every major: it would be an FP16 engine.
  * @internal
  */
@@ -63,12 +64,15 @@ export function decidePrecision(q: PrecisionQuestion): PrecisionDecision {
 
   const typed = `${trt} is strongly typed: precision follows the ONNX file`;
   if (q.requested === undefined) {
-    const hint =
-      q.graph === 'float32'
-        ? q.float16Sibling
-          ? `; for FP16 pass precision 'fp16' (uses '${q.float16Sibling}') or model '${q.float16Sibling}'`
-          : '; for FP16 pass a float16 export of the model'
-        : '';
+    if (q.graph === 'float32' && q.float16Sibling) {
+      return {
+        action: 'use-sibling',
+        model: q.float16Sibling,
+        precision: 'fp16',
+        note: `default precision fp16: ${typed}, so the registry's float16 export '${q.float16Sibling}' is built instead of the float32 ${q.label}`,
+      };
+    }
+    const hint = q.graph === 'float32' ? '; for FP16 pass a float16 export of the model' : '';
     return { action: 'build', precision: 'best', note: `${typed}, ${q.graph} here${hint}` };
   }
   if (q.requested !== 'fp16' || q.graph === 'float16') return { action: 'build', precision: q.requested };

@@ -82,7 +82,9 @@ export function formatDoctor(r: DoctorReport): string {
   else if (!t.libraries.length) add('TensorRT', `none: ${t.reason}`);
   t.libraries.forEach((l, i) => {
     (i ? more : (x: string) => add('TensorRT', x))(`${l.version} ${l.library}${l.checkedIn === 'child process' ? ' (checked in a child process)' : ''}`);
-    more(`  backend module ${l.module || '(none)'}: ${l.moduleLoaded ? 'loaded' : 'not loaded'}; ONNX parser: ${l.parserLoaded ? l.parser || 'loaded' : 'not loaded'}`);
+    const parser = l.parserLoaded ? l.parser || 'loaded' : `not usable${l.parserReason ? ` (${l.parserReason})` : ''}`;
+    const plugins = l.plugins ? 'registered' : `none${l.pluginReason ? ` (${l.pluginReason})` : ''}`;
+    more(`  backend module ${l.module || '(none)'}: ${l.moduleLoaded ? 'loaded' : 'not loaded'}; ONNX parser: ${parser}; plugins: ${plugins}`);
     more(`  ${l.usable ? 'usable' : 'not usable'}: ${l.reason}`);
   });
   if (a.loaded) more(`backend modules in this build: ${t.modules.length ? t.modules.map((m) => `TensorRT ${m}`).join(', ') : 'none'} (${t.moduleDir})`);

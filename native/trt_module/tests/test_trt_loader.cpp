@@ -4,7 +4,9 @@
 //
 // Run as `test_trt_loader fallback` with LD_LIBRARY_PATH on the stand-ins of fake-trt/
 // (ctest trt_loader_fallback), only the cases named "fallback: ..." run: the system lookup
-// then finds a TensorRT 11 and a TensorRT 10. Without the argument they are left out.
+// then finds a TensorRT 11 and a TensorRT 10. Likewise `test_trt_loader noparser` on
+// fake-trt-noparser/ (ctest trt_loader_noparser) runs the "noparser: ..." cases, where
+// neither has a usable ONNX parser. Without an argument both groups are left out.
 #include <dlfcn.h>
 #include <pthread.h>
 
@@ -170,6 +172,9 @@ TEST_CASE("a built module starts on a TensorRT of its major and reports what can
   CHECK(!lib->hasParser);
   CHECK(contains(lib->reason, "no usable ONNX parser"));
   CHECK(contains(lib->reason, "not found"));
+  CHECK(contains(lib->parserReason, "libnvonnxparser.so." + std::to_string(lib->major()) + " not found"));
+  // The only library tried: nothing to choose from.
+  CHECK(!contains(lib->reason, "used because"));
   CHECK(!lib->plugins);
   CHECK_EQ(lib->attempts.size(), size_t(1));
   CHECK(lib->attempts[0].ok);
@@ -267,6 +272,7 @@ TEST_CASE("fallback: an 11 library without its module falls back to 10, and ever
   CHECK(lib->libraryPath == a10.libraryPath);
   CHECK(lib->hasParser);
   CHECK(lib->parserPath == a10.parserPath);
+  CHECK(lib->parserReason.empty());
   CHECK(a10.plugins);
   CHECK(lib->plugins);
   CHECK(contains(lib->reason, "TensorRT 10.5.0"));
@@ -317,28 +323,130 @@ TEST_CASE("fallback: concurrent calls each report their own TensorRT messages") 
 #endif
 
 #if defined(M3D_TEST_MODULE10) && defined(M3D_TEST_MODULE11)
-TEST_CASE("fallback: a TensorRT whose parser belongs to another major loads engines but does not build") {
+TEST_CASE("fallback: a TensorRT that can build is preferred to a newer one whose parser belongs to another major") {
   auto lib = m3d::trt::open_library({M3D_TEST_MODULE_DIR, ""});
+  CHECK_EQ(lib->attempts.size(), size_t(2));
+  if (lib->attempts.size() != 2) return;
+  const auto& a11 = lib->attempts[0];
+  const auto& a10 = lib->attempts[1];
+  // 11 starts with its module, but its parser is rejected: it is passed over, with why.
+  CHECK(a11.ok);
+  CHECK_EQ(a11.version, 110100);
+  CHECK(a11.parserPath.empty());
+  CHECK(contains(a11.parserReason, "belongs to TensorRT 10.5.0"));
+  CHECK(contains(a11.reason, "no usable ONNX parser"));
+  CHECK(contains(a11.reason, "belongs to TensorRT 10.5.0"));
+  CHECK(contains(a11.reason, "not used: TensorRT 10.5.0 (" + kFakeDir + "/libnvinfer.so.10) has a usable ONNX parser"));
+  // 10 has module and parser: it is the one taken.
+  CHECK(a10.ok);
   CHECK(lib->available);
-  CHECK_EQ(lib->major(), 11);
-  CHECK_EQ(lib->attempts.size(), size_t(1));
-  CHECK(!lib->hasParser);
-  CHECK(contains(lib->reason, "no usable ONNX parser"));
-  CHECK(contains(lib->reason, "belongs to TensorRT 10.5.0"));
-  auto build = thrown([&] { build_any(lib); });
-  CHECK(build.first == m3d::code::kBackendUnavailable);
-  CHECK(contains(build.second, "libnvonnxparser"));
+  CHECK_EQ(lib->major(), 10);
+  CHECK_EQ(lib->version, 100500);
+  CHECK(lib->libraryPath == a10.libraryPath);
+  CHECK(lib->hasParser);
+  CHECK(lib->parserPath == kFakeDir + "/libnvonnxparser.so.10");
+  CHECK(lib->parserReason.empty());
+  CHECK(!lib->stronglyTyped);
+  CHECK_EQ(lib->api->library_version, 100500);
+  CHECK(lib->reason == a10.reason);
+  CHECK(!contains(lib->reason, "no usable ONNX parser"));
+  CHECK(!contains(lib->reason, "not used"));
 }
 #endif
 
 #endif  // M3D_TEST_FAKE_DIR
 
+// ---------------------------------------------------------------------------------------
+#ifdef M3D_TEST_NOPARSER_DIR
+// The noparser run: libnvinfer.so.11 (11.1.0) and .so.10 (10.5.0) on the library path, no
+// libnvonnxparser.so.11 at all and a libnvonnxparser.so.10 bound to libnvinfer.so.11.
+
+namespace {
+const std::string kNoParserDir = M3D_TEST_NOPARSER_DIR;
+}  // namespace
+
+TEST_CASE("noparser: every attempt says why it has no parser") {
+#ifdef M3D_TEST_MODULE_DIR
+  auto lib = m3d::trt::open_library({M3D_TEST_MODULE_DIR, ""});
+#else
+  auto lib = m3d::trt::open_library({"/nonexistent-module-dir", ""});
+#endif
+  CHECK_EQ(lib->attempts.size(), size_t(2));
+  if (lib->attempts.size() != 2) return;
+  const auto& a11 = lib->attempts[0];
+  const auto& a10 = lib->attempts[1];
+  CHECK_EQ(a11.version, 110100);
+  CHECK(a11.libraryPath == kNoParserDir + "/libnvinfer.so.11");
+  CHECK(a11.parserPath.empty());
+  CHECK(contains(a11.parserReason, "libnvonnxparser.so.11 not found"));
+  CHECK_EQ(a10.version, 100500);
+  CHECK(a10.libraryPath == kNoParserDir + "/libnvinfer.so.10");
+  CHECK(a10.parserPath.empty());
+  CHECK(contains(a10.parserReason, kNoParserDir + "/libnvonnxparser.so.10 belongs to TensorRT 11.1.0"));
+  CHECK(contains(a10.parserReason, "not to the loaded TensorRT 10.5.0"));
+  CHECK(!lib->hasParser);
+  CHECK(lib->parserPath.empty());
+#ifndef M3D_TEST_MODULE_DIR
+  CHECK(!lib->available);
+  CHECK(contains(lib->reason, a11.reason));
+  CHECK(contains(lib->reason, a10.reason));
+#endif
+}
+
+#if defined(M3D_TEST_MODULE10) && defined(M3D_TEST_MODULE11)
+TEST_CASE("noparser: with no parser for any major, the first that starts is taken for cached engines") {
+  auto lib = m3d::trt::open_library({M3D_TEST_MODULE_DIR, ""});
+  CHECK_EQ(lib->attempts.size(), size_t(2));
+  if (lib->attempts.size() != 2) return;
+  const auto& a11 = lib->attempts[0];
+  const auto& a10 = lib->attempts[1];
+  // Both start; 10 is tried too, for a parser, and passed over.
+  CHECK(a11.ok);
+  CHECK(a10.ok);
+  CHECK(contains(a10.reason, "no usable ONNX parser"));
+  CHECK(contains(a10.reason, "not used: TensorRT 11.1.0 (" + kNoParserDir + "/libnvinfer.so.11) was tried first"));
+  CHECK(lib->available);
+  CHECK_EQ(lib->major(), 11);
+  CHECK(lib->libraryPath == a11.libraryPath);
+  CHECK_EQ(lib->api->library_version, 110100);
+  CHECK(lib->stronglyTyped);
+  CHECK(!lib->hasParser);
+  CHECK(lib->parserReason == a11.parserReason);
+  // The reason says why a library that cannot build was taken.
+  CHECK(lib->reason == a11.reason);
+  CHECK(contains(lib->reason, "no usable ONNX parser (" + a11.parserReason + "): cached engines only"));
+  CHECK(contains(lib->reason, "used because no TensorRT tried has both its backend module and a usable ONNX parser"));
+  auto build = thrown([&] { build_any(lib); });
+  CHECK(build.first == m3d::code::kBackendUnavailable);
+  CHECK(contains(build.second, "libnvonnxparser"));
+}
+#elif defined(M3D_TEST_MODULE_DIR)
+TEST_CASE("noparser: with no parser for any major, the one that starts is taken for cached engines") {
+  auto lib = m3d::trt::open_library({M3D_TEST_MODULE_DIR, ""});
+  CHECK(lib->available);
+  CHECK(!lib->hasParser);
+  CHECK(contains(lib->reason, "cached engines only"));
+  CHECK(contains(lib->reason, "used because no TensorRT tried has both its backend module and a usable ONNX parser"));
+  size_t started = 0;
+  for (const auto& a : lib->attempts) started += a.ok ? 1 : 0;
+  CHECK_EQ(started, size_t(1));
+}
+#endif
+
+#endif  // M3D_TEST_NOPARSER_DIR
+
 int main(int argc, char** argv) {
-  const bool fallback = argc > 1 && std::strcmp(argv[1], "fallback") == 0;
+  // The group named by the argument ("" without one): the prefix of its cases' names.
+  const std::string group = argc > 1 ? std::string(argv[1]) + ": " : "";
+  auto group_of = [](const std::string& name) -> std::string {
+    for (const char* g : {"fallback: ", "noparser: "}) {
+      if (name.compare(0, std::strlen(g), g) == 0) return g;
+    }
+    return "";
+  };
   auto& cases = m3dtest::cases();
   for (auto it = cases.begin(); it != cases.end();) {
-    const bool isFallback = std::strncmp(it->name, "fallback: ", 10) == 0;
-    it = isFallback == fallback ? it + 1 : cases.erase(it);
+    it = group_of(it->name) == group ? it + 1 : cases.erase(it);
   }
   return m3dtest::run_all();
 }

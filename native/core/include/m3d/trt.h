@@ -44,7 +44,7 @@ struct LoadAttempt {
   std::string pluginPath;    // the libnvinfer_plugin loaded ("" when none)
   bool plugins = false;      // its plugins were registered
   std::string pluginReason;  // why not
-  bool ok = false;
+  bool ok = false;           // its module started (taken or not: Library's libraryPath is the one taken)
   std::string reason;        // why this attempt failed, or a summary when ok
 };
 
@@ -58,6 +58,7 @@ class Library {
   std::string modulePath;    // the backend module that was opened
   bool hasParser = false;    // libnvonnxparser found: engines can be built
   std::string parserPath;
+  std::string parserReason;  // why there is no usable parser ("" when there is one)
   bool plugins = false;      // libnvinfer_plugin's plugins registered
   std::string pluginPath;
   bool stronglyTyped = false;
@@ -71,8 +72,9 @@ class Library {
 // "10.3.0" for 100300.
 std::string version_text(int version);
 
-// Opens TensorRT and its module without throwing (every failure is a reason): each
-// supported major in turn until one loads, or the explicit library only.
+// Opens TensorRT and its module without throwing (every failure is a reason): the
+// explicit library only, else each supported major in turn, taking the first that starts
+// with a usable ONNX parser, or when none has one the first that starts without.
 std::shared_ptr<const Library> open_library(const LoadRequest& request);
 // The process-wide library: opened on first use with that request, then kept.
 std::shared_ptr<const Library> library(const LoadRequest& request);

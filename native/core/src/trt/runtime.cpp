@@ -124,7 +124,7 @@ Companion open_companion(const std::string& base, const char* entry, int major, 
 
 // One attempt at the libnvinfer a.libraryPath (a.major 0: an explicit path of any major),
 // then its parser and plugins, the backend module of its major and the module's start.
-// True when the module started; `lib` is filled then.
+// True when the module started; `lib` is filled then, all but its reason and attempts.
 bool try_library(const LoadRequest& request, LoadAttempt& a, Library& lib) {
   const Opened nvinfer = open_shared(a.libraryPath);
   auto version = nvinfer.handle ? reinterpret_cast<VersionFn>(dlsym(nvinfer.handle, "getInferLibVersion")) : nullptr;
@@ -194,9 +194,10 @@ bool try_library(const LoadRequest& request, LoadAttempt& a, Library& lib) {
   }
   a.ok = true;
   a.reason = found;
-  if (!api->has_parser) {
-    a.reason += "; no usable ONNX parser (" + (a.parserReason.empty() ? std::string("not found") : a.parserReason) +
-                "): cached engines only";
+  lib.hasParser = api->has_parser != 0;
+  if (!lib.hasParser) {
+    lib.parserReason = a.parserReason.empty() ? "not found" : a.parserReason;
+    a.reason += "; no usable ONNX parser (" + lib.parserReason + "): cached engines only";
   }
   if (a.plugins) a.reason += "; plugins from " + a.pluginPath;
 
@@ -204,14 +205,30 @@ bool try_library(const LoadRequest& request, LoadAttempt& a, Library& lib) {
   lib.version = a.version;
   lib.libraryPath = a.libraryPath;
   lib.modulePath = a.modulePath;
-  lib.hasParser = api->has_parser != 0;
   lib.parserPath = lib.hasParser ? a.parserPath : "";
   lib.plugins = a.plugins;
   lib.pluginPath = a.plugins ? a.pluginPath : "";
   lib.stronglyTyped = api->strongly_typed != 0;
   lib.available = true;
-  lib.reason = a.reason;
   return true;
+}
+
+// Takes the library of attempt `chosen` (filled by try_library) as `lib`; the attempts that
+// also started, but were not taken, say which was.
+void choose(Library& lib, Library&& started, size_t chosen) {
+  std::vector<LoadAttempt> attempts = std::move(lib.attempts);
+  lib = std::move(started);
+  const std::string taken = "TensorRT " + version_text(lib.version) + " (" + lib.libraryPath + ")";
+  for (size_t i = 0; i < attempts.size(); ++i) {
+    if (i == chosen || !attempts[i].ok) continue;
+    attempts[i].reason += lib.hasParser ? "; not used: " + taken + " has a usable ONNX parser"
+                                        : "; not used: " + taken + " was tried first";
+  }
+  if (!lib.hasParser && attempts.size() > 1) {
+    attempts[chosen].reason += "; used because no TensorRT tried has both its backend module and a usable ONNX parser";
+  }
+  lib.reason = attempts[chosen].reason;
+  lib.attempts = std::move(attempts);
 }
 #endif
 
@@ -337,18 +354,35 @@ std::shared_ptr<const Library> open_library(const LoadRequest& request) {
   return lib;
 #else
   // An explicit library is the only attempt; else each supported major, newest first,
-  // until one loads with its module (libraries of failed attempts stay loaded, unused).
+  // until one starts with its module and a usable ONNX parser. One that starts without a
+  // parser (cached engines only) is taken only when no major has one: the first such.
+  // Libraries of attempts not taken stay loaded, unused.
   std::vector<std::pair<std::string, int>> names;
   if (!request.libraryPath.empty()) {
     names.emplace_back(request.libraryPath, 0);
   } else {
     for (int major : kSupportedMajors) names.emplace_back("libnvinfer.so." + std::to_string(major), major);
   }
+  Library parserless;
+  size_t parserlessAt = 0;
   for (const auto& [name, major] : names) {
     LoadAttempt& attempt = lib->attempts.emplace_back();
     attempt.libraryPath = name;
     attempt.major = major;
-    if (try_library(request, attempt, *lib)) return lib;
+    Library started;
+    if (!try_library(request, attempt, started)) continue;
+    if (started.hasParser) {
+      choose(*lib, std::move(started), lib->attempts.size() - 1);
+      return lib;
+    }
+    if (!parserless.available) {
+      parserless = std::move(started);
+      parserlessAt = lib->attempts.size() - 1;
+    }
+  }
+  if (parserless.available) {
+    choose(*lib, std::move(parserless), parserlessAt);
+    return lib;
   }
   std::vector<std::string> reasons;
   bool opened = false;
