@@ -129,6 +129,9 @@ describe('metric3d doctor with the stand-in libnvinfer', () => {
     expect(lib).toMatchObject({ major: 10, version: '10.5.0', library: fake, moduleLoaded: false, usable: false, checkedIn: 'this process' });
     expect(lib.module).toBe(join(noModules, 'm3d_trt10.so'));
     expect(lib.reason).toContain('found TensorRT 10.5.0 but not the metric3d-trt backend module for TensorRT 10');
+    expect(lib.parserReason).toMatch(/^libnvonnxparser\.so\.10 not found \(/);
+    expect(lib).toMatchObject({ plugins: false, parserLoaded: false });
+    expect(lib.pluginReason).toMatch(/^libnvinfer_plugin\.so\.10 not found \(/);
     expect(r.tensorrt.modules).toEqual([]);
     expect(r.tensorrt.engines).toEqual([]);
     expect(verdict(r, 'tensorrt')).toEqual({ backend: 'tensorrt', status: 'not-available', reason: lib.reason });
@@ -136,7 +139,10 @@ describe('metric3d doctor with the stand-in libnvinfer', () => {
     const text = await cli(['doctor'], env);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`TensorRT    10.5.0 ${fake}\n`);
-    expect(text.stdout).toContain(`backend module ${join(noModules, 'm3d_trt10.so')}: not loaded; ONNX parser: not loaded`);
+    expect(text.stdout).toContain(
+      `backend module ${join(noModules, 'm3d_trt10.so')}: not loaded; ONNX parser: not usable (libnvonnxparser.so.10 not found (`,
+    );
+    expect(text.stdout).toContain('; plugins: none (libnvinfer_plugin.so.10 not found (');
     expect(text.stdout).toContain('not usable: found TensorRT 10.5.0 but not the metric3d-trt backend module');
     expect(text.stdout).toContain('  tensorrt      not available (found TensorRT 10.5.0 but not the metric3d-trt backend module for TensorRT 10');
   });
