@@ -474,7 +474,7 @@ export interface ModelContract {
   kind: ContractKind;
   input: string;
   inputType: 'float32' | 'float16';
-  /** The graph normalises internally: raw 0..255 input, pad colour = mean colour. */
+  /** The graph normalises internally: raw 0..255 input, pad pixels (124, 116, 104) (the mean colour saturate-cast to uint8). */
   normaliseInGraph: boolean;
   /** Height and width can be chosen at run time. */
   dynamicSize: boolean;

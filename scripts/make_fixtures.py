@@ -8,6 +8,8 @@ Writes:
                             decoded RGB of each photo as binary PPM (for the C++ tests)
   test/fixtures/reference/  <key>_resized.png  letterbox resize (cv2.INTER_LINEAR, uint8 RGB)
                             nyu_decoded.png    the JPEG decoded by OpenCV, RGB, lossless
+                            synthetic.json     cv2.resize of formula images at awkward sizes: the
+                                               letterbox and the CRC-32 of each uint8 result
                             <key>_post.bin     sampled postprocess reference (float32 LE)
                             <key>.json         geometry, formulas and layout of the .bin
 
@@ -21,6 +23,7 @@ import json
 import os
 import shutil
 import sys
+import zlib
 
 import cv2
 import numpy as np
@@ -34,6 +37,8 @@ DEFAULT_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "metric3d-d
 
 HI, WI = 616, 1064
 MEAN = (123.675, 116.28, 103.53)
+# The uint8 pad colour: cv2.copyMakeBorder saturate-casts MEAN on 8-bit images.
+PAD = cv2.copyMakeBorder(np.zeros((1, 1, 3), np.uint8), 1, 0, 0, 0, cv2.BORDER_CONSTANT, value=MEAN)[0, 0]
 
 PHOTO_SETS = {
     "kitti": {
@@ -63,7 +68,10 @@ FORMULAS = {
     "confidenceOut": "interpolate(K[crop], size=(height,width), mode='bilinear', align_corners=False)  (not normalised)",
     "letterbox": "s = min(inputHeight/height, inputWidth/width); h = int(height*s); w = int(width*s); "
     "padTop = (inputHeight-h)//2; padBottom = inputHeight-h-padTop; padLeft = (inputWidth-w)//2; padRight = inputWidth-w-padLeft",
-    "resized": "cv2.resize(rgb_uint8, (w, h), interpolation=cv2.INTER_LINEAR), stored as an RGB PNG",
+    "resized": "cv2.resize(rgb_uint8, (w, h), interpolation=cv2.INTER_LINEAR), stored as an RGB PNG; "
+    "resizedCrc32 = zlib.crc32 of its bytes, row-major h x w x 3",
+    "padColor": "cv2.copyMakeBorder(resized, ..., cv2.BORDER_CONSTANT, value=(123.675, 116.28, 103.53)) on uint8: "
+    "the saturate_cast pad colour",
     "samples": "rows = sorted(set(range(0, height, 5)) | {0, 1, height-2, height-1}); cols likewise with width",
 }
 
@@ -92,6 +100,45 @@ def letterbox(h_img, w_img, hi=HI, wi=WI):
     pad_left = (wi - w) // 2
     pad_right = wi - w - pad_left
     return s, h, w, pad_top, pad_bottom, pad_left, pad_right
+
+
+# Synthetic images (pipeline.md section 1 exactness): (width, height) at every model input
+# size below, chosen for awkward scale factors, both 2x and 0.5x the input, and the input
+# size itself.
+SYNTHETIC_INPUTS = [(616, 1064), (518, 518)]
+SYNTHETIC_SIZES = [(1242, 375), (640, 480), (1920, 1080), (4032, 3024), (100, 3000), (3000, 100), (37, 53),
+                   (1, 1), (7, 5), (333, 777), (1023, 767)]
+SYNTHETIC_GREY = [((1242, 375), (616, 1064)), ((37, 53), (518, 518)), ((333, 777), (518, 518))]
+SYNTHETIC_FORMULA = ("v[y,x,c] = ((x*131 + y*71 + c*29) ^ (x*y)) & 255 in int64 (RGB, c = 0, 1, 2); "
+                     "grey images use c = 0 and are read as RGB with three equal channels")
+
+
+def synthetic_image(w, h, channels=3):
+    y = np.arange(h, dtype=np.int64)[:, None, None]
+    x = np.arange(w, dtype=np.int64)[None, :, None]
+    c = np.arange(channels, dtype=np.int64)[None, None, :]
+    return (((x * 131 + y * 71 + c * 29) ^ (x * y)) & 255).astype(np.uint8)
+
+
+def synthetic_cases():
+    cases = []
+    for hi, wi in SYNTHETIC_INPUTS:
+        sizes = SYNTHETIC_SIZES + [(wi, hi), (2 * wi, 2 * hi), (wi // 2, hi // 2)]
+        for w_img, h_img in sizes:
+            cases.append((w_img, h_img, 3, hi, wi))
+    for (w_img, h_img), (hi, wi) in SYNTHETIC_GREY:
+        cases.append((w_img, h_img, 1, hi, wi))
+    out = []
+    for w_img, h_img, channels, hi, wi in cases:
+        img = synthetic_image(w_img, h_img, 1 if channels == 1 else 3)
+        rgb = np.repeat(img, 3, axis=2) if channels == 1 else img
+        s, h, w, pt, pb, pl, pr = letterbox(h_img, w_img, hi, wi)
+        resized = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
+        assert resized.shape == (h, w, 3) and resized.dtype == np.uint8
+        out.append({"width": w_img, "height": h_img, "channels": channels, "inputHeight": hi, "inputWidth": wi,
+                    "w": w, "h": h, "padTop": pt, "padLeft": pl,
+                    "crc32": zlib.crc32(np.ascontiguousarray(resized).tobytes())})
+    return out
 
 
 def sample_indices(n):
@@ -157,6 +204,7 @@ def main():
         assert resized.shape == (h, w, 3)
         write_png(os.path.join(REFERENCE, key + "_resized.png"), resized)
         files["resized"] = "reference/%s_resized.png" % key
+        resized_crc = zlib.crc32(np.ascontiguousarray(resized).tobytes())
 
         intr = cameras[key]["intrinsics"]
         fx_scaled = intr["fx"] * s
@@ -195,10 +243,11 @@ def main():
             "padBottom": pb,
             "padLeft": pl,
             "padRight": pr,
-            "padColor": list(MEAN),
+            "padColor": [int(v) for v in PAD],
             "intrinsics": {k2: intr[k2] for k2 in ("fx", "fy", "cx", "cy")},
             "depthScale": cameras[key]["depthScale"],
             "fxScaled": fx_scaled,
+            "resizedCrc32": resized_crc,
             "rows": rows,
             "cols": cols,
             "formulas": FORMULAS,
@@ -227,6 +276,17 @@ def main():
             "samples %dx%d  depth %.4f..%.4f m"
             % (key, W, H, s, w, h, pt, pb, pl, pr, fx_scaled, len(rows), len(cols), float(d.min()), float(d.max()))
         )
+
+    cases = synthetic_cases()
+    with open(os.path.join(REFERENCE, "synthetic.json"), "w") as f:
+        json.dump({"formula": SYNTHETIC_FORMULA,
+                   "resized": "cv2.resize(rgb_uint8, (w, h), interpolation=cv2.INTER_LINEAR) of the letterbox; "
+                   "crc32 = zlib.crc32 of its bytes, row-major h x w x 3 (RGB)",
+                   "pad": "cv2.copyMakeBorder(..., cv2.BORDER_CONSTANT, value=%r) on uint8 gives %r"
+                   % (MEAN, [int(v) for v in PAD]),
+                   "versions": {"opencv": cv2.__version__, "numpy": np.__version__},
+                   "cases": cases}, f, indent=1)
+        f.write("\n")
 
     total = 0
     for folder in (PHOTOS, REFERENCE):

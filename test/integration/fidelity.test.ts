@@ -1,8 +1,10 @@
 // Native preprocess / postprocess against the OpenCV + PyTorch reference computed by
-// scripts/make_fixtures.py on real photos (tolerances from pipeline.md).
+// scripts/make_fixtures.py on real photos and synthetic images (preprocess exact,
+// postprocess tolerances from pipeline.md).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -39,6 +41,12 @@ beforeAll(() => {
 });
 
 const f32 = Math.fround;
+// cv2.copyMakeBorder's pad on uint8: saturate_cast of (123.675, 116.28, 103.53).
+const PAD = [124, 116, 104];
+const MEAN = [123.675, 116.28, 103.53].map(f32);
+const STD = [58.395, 57.12, 57.375].map(f32);
+// float32 (v - mean) / std, as upstream's torch.div(rgb - mean, std).
+const normalised = (v: number, c: number) => f32(f32(v - MEAN[c]) / STD[c]);
 // The reference's model-output maps (formulas from the fixture JSON), float32 arithmetic.
 function planes(Hi: number, Wi: number) {
   const n = Hi * Wi;
@@ -76,7 +84,7 @@ for (const key of ['kitti', 'nyu'] as const) {
       });
     });
 
-    it('preprocess is within 1 grey level of cv2.resize INTER_LINEAR, pad = mean colour', async () => {
+    it('preprocess equals cv2.resize INTER_LINEAR (uint8) and the uint8 pad exactly', async () => {
       const img = await rgbOf(input);
       expect([img.width, img.height]).toEqual([ref.width, ref.height]);
       const resized = await rgbOf(join(reference, `${key}_resized.png`));
@@ -90,9 +98,7 @@ for (const key of ['kitti', 'nyu'] as const) {
         maxPixels: 0,
       });
       const plane = ref.inputHeight * ref.inputWidth;
-      const mean = [123.675, 116.28, 103.53];
-      let worst = 0;
-      let sumAbs = 0;
+      let differ = 0;
       let padMismatch = 0;
       for (let c = 0; c < 3; c++) {
         for (let y = 0; y < ref.inputHeight; y++) {
@@ -101,21 +107,18 @@ for (const key of ['kitti', 'nyu'] as const) {
             const ry = y - ref.padTop;
             const rx = x - ref.padLeft;
             if (ry < 0 || ry >= ref.h || rx < 0 || rx >= ref.w) {
-              if (v !== Math.fround(mean[c])) padMismatch++;
+              if (v !== PAD[c]) padMismatch++;
               continue;
             }
-            const d = Math.abs(v - resized.data[(ry * ref.w + rx) * 3 + c]);
-            worst = Math.max(worst, d);
-            sumAbs += d;
+            if (v !== resized.data[(ry * ref.w + rx) * 3 + c]) differ++;
           }
         }
       }
       expect(padMismatch).toBe(0);
-      expect(worst).toBeLessThanOrEqual(1);
-      expect(sumAbs / (3 * ref.w * ref.h)).toBeLessThan(0.3);
+      expect(differ).toBe(0);
     });
 
-    it('normalised preprocess gives exactly 0 in the padding and (v - mean) / std inside', async () => {
+    it('normalised preprocess is float32 (raw - mean) / std exactly, the pad included', async () => {
       const img = await rgbOf(input);
       const req = {
         image: { pixels: img.data, width: img.width, height: img.height, channels: 3, order: 'rgb' },
@@ -126,17 +129,17 @@ for (const key of ['kitti', 'nyu'] as const) {
       };
       const raw = (await addon.preprocess({ ...req, normaliseInGraph: true })).tensor;
       const norm = (await addon.preprocess({ ...req, normaliseInGraph: false })).tensor;
-      const mean = [123.675, 116.28, 103.53];
-      const std = [58.395, 57.12, 57.375];
       const plane = ref.inputHeight * ref.inputWidth;
-      let worst = 0;
+      let mismatches = 0;
       for (let c = 0; c < 3; c++) {
-        for (let i = 0; i < plane; i += 7) worst = Math.max(worst, Math.abs(norm[c * plane + i] - (raw[c * plane + i] - mean[c]) / std[c]));
+        for (let i = 0; i < plane; i++) if (norm[c * plane + i] !== normalised(raw[c * plane + i], c)) mismatches++;
       }
-      expect(worst).toBeLessThan(1e-5);
-      const padIndex = 0; // element (0, 0) lies in the padding for both photos
-      expect(ref.padTop + ref.padLeft).toBeGreaterThan(0);
-      for (let c = 0; c < 3; c++) expect(norm[c * plane + padIndex]).toBe(0);
+      expect(mismatches).toBe(0);
+      expect(ref.padTop + ref.padLeft).toBeGreaterThan(0); // element (0, 0) lies in the padding
+      for (let c = 0; c < 3; c++) {
+        expect(raw[c * plane]).toBe(PAD[c]);
+        expect(norm[c * plane]).toBe(normalised(PAD[c], c));
+      }
     });
 
     it('postprocess (depth, normals, confidence) is within 1e-4 of the PyTorch reference', async () => {
@@ -176,3 +179,67 @@ for (const key of ['kitti', 'nyu'] as const) {
     });
   });
 }
+
+interface SyntheticCase {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  inputHeight: number;
+  inputWidth: number;
+  w: number;
+  h: number;
+  padTop: number;
+  padLeft: number;
+  crc32: number;
+}
+
+// v[y,x,c] = ((x*131 + y*71 + c*29) ^ (x*y)) & 255, as scripts/make_fixtures.py.
+function syntheticImage(W: number, H: number, C: number): Uint8Array {
+  const img = new Uint8Array(W * H * C);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      for (let c = 0; c < C; c++) img[(y * W + x) * C + c] = ((x * 131 + y * 71 + c * 29) ^ (x * y)) & 255;
+    }
+  }
+  return img;
+}
+
+describe('preprocess equals cv2 bit for bit on the synthetic fixture images', () => {
+  const fixture = JSON.parse(readFileSync(join(reference, 'synthetic.json'), 'utf8')) as { cases: SyntheticCase[] };
+  it('has the committed cases', () => expect(fixture.cases.length).toBeGreaterThanOrEqual(30));
+  for (const s of fixture.cases) {
+    it(`${s.width}x${s.height}x${s.channels} into ${s.inputWidth}x${s.inputHeight}`, async () => {
+      const { tensor, letterbox } = await addon.preprocess({
+        image: { pixels: syntheticImage(s.width, s.height, s.channels), width: s.width, height: s.height, channels: s.channels, order: 'rgb' },
+        inputHeight: s.inputHeight,
+        inputWidth: s.inputWidth,
+        normaliseInGraph: true,
+        dtype: 'float32',
+        maxPixels: 0,
+      });
+      expect(letterbox).toMatchObject({ width: s.w, height: s.h, padTop: s.padTop, padLeft: s.padLeft });
+      const plane = s.inputHeight * s.inputWidth;
+      const content = new Uint8Array(s.w * s.h * 3);
+      let nonBytes = 0;
+      let padMismatch = 0;
+      for (let c = 0; c < 3; c++) {
+        for (let y = 0; y < s.inputHeight; y++) {
+          for (let x = 0; x < s.inputWidth; x++) {
+            const v = tensor[c * plane + y * s.inputWidth + x];
+            if (!Number.isInteger(v) || v < 0 || v > 255) nonBytes++;
+            const ry = y - s.padTop;
+            const rx = x - s.padLeft;
+            if (ry < 0 || ry >= s.h || rx < 0 || rx >= s.w) {
+              if (v !== PAD[c]) padMismatch++;
+            } else {
+              content[(ry * s.w + rx) * 3 + c] = v;
+            }
+          }
+        }
+      }
+      expect(nonBytes).toBe(0);
+      expect(padMismatch).toBe(0);
+      expect(crc32(content)).toBe(s.crc32);
+    });
+  }
+});

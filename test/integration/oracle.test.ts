@@ -19,20 +19,26 @@ function trueDepth(v: number): number {
   return v > JUNCTION ? (CAMERA_HEIGHT * K.fy) / (v - K.cy) : WALL;
 }
 
-/** Renders the scene as the oracle's input: canonical depth encoded as R + G / 256, normals' cue in B. */
-async function renderScene(inputHeight: number, inputWidth: number): Promise<Buffer> {
+/** The R and G bytes of row v: canonical depth encoded as R + G / 256 for a model input size. */
+function encodeRow(v: number, inputHeight: number, inputWidth: number): [number, number] {
   const s = Math.min(inputHeight / H, inputWidth / W); // pipeline.md 1.1
   const fxScaled = K.fx * s; // pipeline.md 1.5
+  const canonical = (trueDepth(v) * 1000) / fxScaled;
+  const r = Math.floor(canonical);
+  const g = Math.round((canonical - r) * 256);
+  return g === 256 ? [r + 1, 0] : [r, g];
+}
+
+/** Renders the scene as the oracle's input: canonical depth encoded as R + G / 256, normals' cue in B. */
+async function renderScene(inputHeight: number, inputWidth: number): Promise<Buffer> {
   const px = Buffer.alloc(W * H * 3);
   for (let v = 0; v < H; v++) {
-    const canonical = (trueDepth(v) * 1000) / fxScaled;
-    const r = Math.floor(canonical);
-    const g = Math.round((canonical - r) * 256);
+    const [r, g] = encodeRow(v, inputHeight, inputWidth);
     const b = v > JUNCTION ? 255 : 128;
     for (let u = 0; u < W; u++) {
       const i = (v * W + u) * 3;
-      px[i] = r + (g === 256 ? 1 : 0);
-      px[i + 1] = g === 256 ? 0 : g;
+      px[i] = r;
+      px[i + 1] = g;
       px[i + 2] = b;
     }
   }
@@ -41,6 +47,23 @@ async function renderScene(inputHeight: number, inputWidth: number): Promise<Buf
 
 /** Rows far enough from the wall / ground junction that bilinear resampling of the kink does not reach them. */
 const awayFromJunction = (v: number) => Math.abs(v - JUNCTION) > 3;
+
+/**
+ * Rows also far from a carry of the encoding (R steps by one while G wraps from ~255 to
+ * ~0). The pre-processing resizes R and G as upstream does, each rounded to uint8
+ * (pipeline.md 1.2), so an output row that blends both sides of a carry reads R rounded
+ * with G averaged: up to one whole canonical unit off there, an artefact of this
+ * encoding, not of the pipeline. Everywhere else the 1% bounds below hold.
+ */
+function steadyRows(inputHeight: number, inputWidth: number): (v: number) => boolean {
+  const r = Array.from({ length: H }, (_, v) => encodeRow(v, inputHeight, inputWidth)[0]);
+  return (v: number) => {
+    if (!awayFromJunction(v)) return false;
+    for (let d = Math.max(1, v - 3); d <= Math.min(H - 1, v + 4); d++) if (r[d] !== r[d - 1]) return false;
+    return true;
+  };
+}
+const steady = steadyRows(616, 1064);
 
 describe('oracle model, upstream contract', () => {
   let m: Metric3D;
@@ -63,7 +86,7 @@ describe('oracle model, upstream contract', () => {
     expect(r.normals).toBeUndefined();
     let worst = 0;
     for (let v = 0; v < H; v++) {
-      if (!awayFromJunction(v)) continue;
+      if (!steady(v)) continue;
       const z = trueDepth(v);
       for (let u = 0; u < W; u += 7) worst = Math.max(worst, Math.abs(r.depth[v * W + u] - z) / z);
     }
@@ -79,7 +102,7 @@ describe('oracle model, upstream contract', () => {
     let worstGround = 0;
     let worstX = 0;
     for (let v = 0; v < H; v += 3) {
-      if (!awayFromJunction(v)) continue;
+      if (!steady(v)) continue;
       for (let u = 0; u < W; u += 11) {
         const [x, y, z] = c.points.subarray((v * W + u) * 3, (v * W + u) * 3 + 3);
         if (v < JUNCTION) worstWall = Math.max(worstWall, Math.abs(z - WALL) / WALL);
@@ -134,7 +157,7 @@ describe('oracle model, community contract (dynamic size, normals)', () => {
     let worstDepth = 0;
     let worstNormal = 0;
     for (let v = 0; v < H; v += 2) {
-      if (!awayFromJunction(v)) continue;
+      if (!steady(v)) continue;
       const want = v < JUNCTION ? wallN : groundN;
       for (let u = 0; u < W; u += 13) {
         const p = v * W + u;

@@ -50,9 +50,10 @@ ColourSource colour_source(const ImageView* img) {
 Normalisation make_normalisation(bool normaliseInGraph) {
   Normalisation n{};
   for (int c = 0; c < 3; ++c) {
-    n.pad[c] = kMeanRGB[c];
+    // cv::copyMakeBorder's constant on uint8 data: saturate_cast<uchar>(mean).
+    n.pad[c] = static_cast<uint8_t>(cv_round_nonneg(kMeanRGB[c]));
     n.mean[c] = normaliseInGraph ? 0.f : kMeanRGB[c];
-    n.invStd[c] = normaliseInGraph ? 1.f : 1.f / kStdRGB[c];
+    n.std[c] = normaliseInGraph ? 1.f : kStdRGB[c];
   }
   return n;
 }
@@ -67,8 +68,9 @@ PreprocessLayout make_preprocess_layout(const Letterbox& b) {
   L.height = b.height;
   L.srcWidth = b.srcWidth;
   L.srcHeight = b.srcHeight;
-  L.scaleX = static_cast<double>(b.srcWidth) / static_cast<double>(b.width);
-  L.scaleY = static_cast<double>(b.srcHeight) / static_cast<double>(b.height);
+  // cv::resize: inv_scale = dsize / ssize, then scale = 1 / inv_scale (both double).
+  L.scaleX = 1.0 / (static_cast<double>(b.width) / static_cast<double>(b.srcWidth));
+  L.scaleY = 1.0 / (static_cast<double>(b.height) / static_cast<double>(b.srcHeight));
   return L;
 }
 

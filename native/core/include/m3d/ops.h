@@ -59,7 +59,8 @@ ColourSource colour_source(const ImageView* img);
 inline constexpr float kMeanRGB[3] = {123.675f, 116.28f, 103.53f};
 inline constexpr float kStdRGB[3] = {58.395f, 57.12f, 57.375f};
 
-// normaliseInGraph: the model normalises itself (raw 0..255 input, pad = mean colour).
+// normaliseInGraph: the model normalises itself (raw 0..255 input). The pad is the mean
+// colour saturate-cast to uint8, (124, 116, 104), as cv::copyMakeBorder pads upstream.
 Normalisation make_normalisation(bool normaliseInGraph);
 
 PreprocessLayout make_preprocess_layout(const Letterbox& box);

@@ -77,25 +77,6 @@ M3D_HD float half_to_float(uint16_t h) {
   return bits_to_float(sign | ((exp + 112u) << 23) | (mant << 13));
 }
 
-#if !defined(__CUDA_ARCH__)
-// uint8 -> float by table on the host: exact, and cheaper than a conversion per tap.
-struct ByteToFloat {
-  float v[256];
-  constexpr ByteToFloat() : v() {
-    for (int i = 0; i < 256; ++i) v[i] = static_cast<float>(i);
-  }
-};
-inline constexpr ByteToFloat kByteToFloat;
-#endif
-
-M3D_HD float byte_to_float(uint8_t b) {
-#if defined(__CUDA_ARCH__)
-  return static_cast<float>(b);
-#else
-  return kByteToFloat.v[b];
-#endif
-}
-
 // Element loads for float32 or float16 (stored as raw uint16_t bits) model tensors.
 M3D_HD float load_element(const float* p, size_t i) { return p[i]; }
 M3D_HD float load_element(const uint16_t* p, size_t i) { return half_to_float(p[i]); }
@@ -103,41 +84,101 @@ M3D_HD void store_element(float* p, size_t i, float v) { p[i] = v; }
 M3D_HD void store_element(uint16_t* p, size_t i, float v) { p[i] = float_to_half(v); }
 
 // ---------------------------------------------------------------------------------
-// Step 1: OpenCV INTER_LINEAR sampling (source index and weight for one output index)
+// Step 1: cv::resize(INTER_LINEAR) on 8-bit data, bit for bit (pipeline.md section 1)
+//
+// OpenCV's resizeGeneric_ for CV_8U: 11-bit fixed-point coefficients, a horizontal
+// pass into int32 (HResizeLinear), then the vertical pass of the 8-bit VResizeLinear
+// specialisation, whose SIMD and scalar code round identically:
+//   ((b0 * (h0 >> 4)) >> 16) + ((b1 * (h1 >> 4)) >> 16) + 2) >> 2.
 
+constexpr int kCvCoefScale = 1 << 11;  // INTER_RESIZE_COEF_SCALE
+
+// cvFloor of a float.
+M3D_HD int cv_floor(float f) {
+  const int i = static_cast<int>(f);
+  return i - (static_cast<float>(i) > f ? 1 : 0);
+}
+
+// cvRound (round half to even) of a non-negative float below 2^23, as
+// saturate_cast<short>(float) computes the coefficients.
+M3D_HD int cv_round_nonneg(float v) {
+  int i = static_cast<int>(v);
+  const float r = v - static_cast<float>(i);
+  if (r > 0.5f || (r == 0.5f && (i & 1))) ++i;
+  return i;
+}
+
+// One output index of one axis: two source indices and their fixed-point weights.
 struct CvTap {
-  int i0;      // first source index
-  int i1;      // second source index (== i0 at the borders)
-  float frac;  // weight of i1; weight of i0 is 1 - frac
+  int i0;
+  int i1;
+  int w0;  // round(2048 * (1 - frac))
+  int w1;  // round(2048 * frac)
 };
 
-// `scale` = source size / destination size (double, as cv::resize computes it).
-M3D_HD CvTap cv_linear_tap(int dst, double scale, int srcSize) {
-  const float f = static_cast<float>((static_cast<double>(dst) + 0.5) * scale - 0.5);
-  int i0 = static_cast<int>(f);
-  if (static_cast<float>(i0) > f) --i0;  // floor for negative values
-  float frac = f - static_cast<float>(i0);
-  if (i0 < 0) {
-    i0 = 0;
-    frac = 0.f;
-  }
-  if (i0 >= srcSize - 1) {
-    i0 = srcSize - 1;
-    frac = 0.f;
-  }
+// Source coordinate (dst + 0.5) * scale - 0.5, rounded to float; `scale` is
+// 1 / (dstSize / srcSize) in double, as cv::resize derives it.
+M3D_HD float cv_source_coord(int dst, double scale) {
+  return static_cast<float>((static_cast<double>(dst) + 0.5) * scale - 0.5);
+}
+
+M3D_HD CvTap cv_make_tap(int i0, int i1, float frac) {
   CvTap t;
   t.i0 = i0;
-  t.i1 = i0 + 1 < srcSize ? i0 + 1 : i0;
-  t.frac = frac;
+  t.i1 = i1;
+  t.w0 = cv_round_nonneg((1.f - frac) * static_cast<float>(kCvCoefScale));
+  t.w1 = cv_round_nonneg(frac * static_cast<float>(kCvCoefScale));
   return t;
 }
 
-// Per-channel normalisation: out = (value - mean) * invStd. The pad colour is given in
-// raw 0..255 units and goes through the same formula.
+// Horizontal tap: outside the image the index and the fraction are both clamped.
+M3D_HD CvTap cv_linear_tap_x(int dst, double scale, int srcSize) {
+  float f = cv_source_coord(dst, scale);
+  int i0 = cv_floor(f);
+  f -= static_cast<float>(i0);
+  if (i0 < 0) {
+    i0 = 0;
+    f = 0.f;
+  }
+  if (i0 >= srcSize - 1) {
+    i0 = srcSize - 1;
+    f = 0.f;
+  }
+  return cv_make_tap(i0, i0 + 1 < srcSize ? i0 + 1 : i0, f);
+}
+
+// Vertical tap: the two rows are clamped to the image, the weights are not.
+M3D_HD CvTap cv_linear_tap_y(int dst, double scale, int srcSize) {
+  float f = cv_source_coord(dst, scale);
+  const int s = cv_floor(f);
+  f -= static_cast<float>(s);
+  const int last = srcSize - 1;
+  const int i0 = s < 0 ? 0 : (s > last ? last : s);
+  const int i1 = s + 1 < 0 ? 0 : (s + 1 > last ? last : s + 1);
+  return cv_make_tap(i0, i1, f);
+}
+
+// Horizontal pass: two source bytes -> int32 (up to 255 * 2048).
+M3D_HD int cv_hresize(int p0, int p1, const CvTap& tx) { return p0 * tx.w0 + p1 * tx.w1; }
+
+// Vertical pass on the horizontal results shifted right by 4 (they fit int16).
+M3D_HD uint8_t cv_vresize_shifted(int16_t s0, int16_t s1, const CvTap& ty) {
+  const int v = (((ty.w0 * s0) >> 16) + ((ty.w1 * s1) >> 16) + 2) >> 2;
+  return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
+}
+
+// Vertical pass: two horizontal results -> uint8.
+M3D_HD uint8_t cv_vresize(int h0, int h1, const CvTap& ty) {
+  return cv_vresize_shifted(static_cast<int16_t>(h0 >> 4), static_cast<int16_t>(h1 >> 4), ty);
+}
+
+// Per-channel normalisation: out = (value - mean) / std in float32, as upstream's
+// torch.div(rgb - mean, std); mean 0 and std 1 give the raw 0..255 values. `pad` is
+// the letterbox colour after cv::copyMakeBorder's saturate_cast to uint8.
 struct Normalisation {
   float mean[3];
-  float invStd[3];
-  float pad[3];
+  float std[3];
+  uint8_t pad[3];
 };
 
 // Output-space description of one letterboxed tensor.
@@ -150,8 +191,8 @@ struct PreprocessLayout {
   int height;  // resized content height h
   int srcWidth;
   int srcHeight;
-  double scaleX;  // W / w
-  double scaleY;  // H / h
+  double scaleX;  // 1 / (w / W)
+  double scaleY;  // 1 / (h / H)
 };
 
 // Source pixel access: interleaved 8-bit, `channels` bytes per pixel, and the byte
@@ -163,57 +204,64 @@ struct PixelFormat {
   int offB;
 };
 
-// The bilinear blend of four samples (OpenCV order: horizontal, then vertical).
+// The bilinear blend of four samples (horizontal, then vertical).
 M3D_HD float bilinear(float p00, float p01, float p10, float p11, float wx0, float wx1, float wy0, float wy1) {
   const float top = p00 * wx0 + p01 * wx1;
   const float bot = p10 * wx0 + p11 * wx1;
   return top * wy0 + bot * wy1;
 }
 
-M3D_HD float normalise_channel(float raw, float mean, float invStd) { return (raw - mean) * invStd; }
+M3D_HD float normalise_channel(int raw, float mean, float std) { return (static_cast<float>(raw) - mean) / std; }
 
-// Bilinear sample of the three colour channels at (tx, ty), raw 0..255 floats.
+// The resized 8-bit RGB of one output pixel from its column and row taps.
 M3D_HD void sample_rgb(const uint8_t* src, size_t stride, const PixelFormat& fmt, const CvTap& tx,
-                       const CvTap& ty, float rgb[3]) {
+                       const CvTap& ty, uint8_t rgb[3]) {
   const uint8_t* r0 = src + static_cast<size_t>(ty.i0) * stride;
   const uint8_t* r1 = src + static_cast<size_t>(ty.i1) * stride;
   const int c0 = tx.i0 * fmt.channels;
   const int c1 = tx.i1 * fmt.channels;
-  const float wx1 = tx.frac, wx0 = 1.f - tx.frac;
-  const float wy1 = ty.frac, wy0 = 1.f - ty.frac;
   const int off[3] = {fmt.offR, fmt.offG, fmt.offB};
   for (int c = 0; c < 3; ++c) {
-    rgb[c] = bilinear(byte_to_float(r0[c0 + off[c]]), byte_to_float(r0[c1 + off[c]]), byte_to_float(r1[c0 + off[c]]),
-                      byte_to_float(r1[c1 + off[c]]), wx0, wx1, wy0, wy1);
+    const int h0 = cv_hresize(r0[c0 + off[c]], r0[c1 + off[c]], tx);
+    const int h1 = cv_hresize(r1[c0 + off[c]], r1[c1 + off[c]], tx);
+    rgb[c] = cv_vresize(h0, h1, ty);
   }
 }
 
+// One output pixel of the fused resize + pad (uint8), the three bytes before
+// normalisation. Returns false for a pad pixel.
+M3D_HD bool preprocess_bytes(const uint8_t* src, size_t stride, const PixelFormat& fmt, const Normalisation& n,
+                             const CvTap& tx, const CvTap& ty, bool inside, uint8_t rgb[3]) {
+  if (!inside) {
+    for (int c = 0; c < 3; ++c) rgb[c] = n.pad[c];
+    return false;
+  }
+  sample_rgb(src, stride, fmt, tx, ty, rgb);
+  return true;
+}
+
 // One output element (all three planes) of the fused resize + pad + normalise pass.
-// Returns false for a pad element, in which case `out` holds the normalised pad colour.
+// Returns false for a pad element.
 M3D_HD bool preprocess_element(const uint8_t* src, size_t stride, const PixelFormat& fmt,
                                const Normalisation& n, const CvTap& tx, const CvTap& ty, bool inside,
                                float out[3]) {
-  if (!inside) {
-    for (int c = 0; c < 3; ++c) out[c] = normalise_channel(n.pad[c], n.mean[c], n.invStd[c]);
-    return false;
-  }
-  float rgb[3];
-  sample_rgb(src, stride, fmt, tx, ty, rgb);
-  for (int c = 0; c < 3; ++c) out[c] = normalise_channel(rgb[c], n.mean[c], n.invStd[c]);
-  return true;
+  uint8_t rgb[3];
+  const bool content = preprocess_bytes(src, stride, fmt, n, tx, ty, inside, rgb);
+  for (int c = 0; c < 3; ++c) out[c] = normalise_channel(rgb[c], n.mean[c], n.std[c]);
+  return content;
 }
 
 // Output column ox -> tap into the source, or inside=false when ox is padding.
 M3D_HD CvTap preprocess_tap_x(const PreprocessLayout& L, int ox, bool* inside) {
   const int rx = ox - L.padLeft;
   *inside = rx >= 0 && rx < L.width;
-  return cv_linear_tap(*inside ? rx : 0, L.scaleX, L.srcWidth);
+  return cv_linear_tap_x(*inside ? rx : 0, L.scaleX, L.srcWidth);
 }
 
 M3D_HD CvTap preprocess_tap_y(const PreprocessLayout& L, int oy, bool* inside) {
   const int ry = oy - L.padTop;
   *inside = ry >= 0 && ry < L.height;
-  return cv_linear_tap(*inside ? ry : 0, L.scaleY, L.srcHeight);
+  return cv_linear_tap_y(*inside ? ry : 0, L.scaleY, L.srcHeight);
 }
 
 // Output pixel (ox, oy) of the fused pass, stored in the three planes of `out`.
