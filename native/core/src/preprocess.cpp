@@ -1,12 +1,19 @@
 // Step 1 on the CPU: one fused pass resize (cv::resize INTER_LINEAR on uint8) + uint8 pad
 // + normalise + planar.
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "m3d/ops.h"
 #include "m3d/parallel.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define M3D_PREPROCESS_SSE2 1
+#endif
 
 namespace m3d {
 namespace {
@@ -51,59 +58,215 @@ ByteTable<T> byte_table(const Normalisation& n) {
   return t;
 }
 
-// Source byte offsets of one output column's two taps (pixel index * channels).
-struct ColumnBytes {
-  int b0;
-  int b1;
+// Per content column: the source byte offsets of its two taps (pixel index * channels)
+// and its two weights as an int16 pair (w0 low, w1 high), the operand layout of
+// _mm_madd_epi16 on (p0, p1) pairs.
+struct ColumnPlan {
+  std::vector<int> b0;
+  std::vector<int> b1;
+  std::vector<int32_t> weights;
+  int vectorEnd = 0;  // columns [0, vectorEnd) may load 4 bytes at b0 and b1 inside the row
 };
+
+ColumnPlan column_plan(const ColumnTaps& taps, const PreprocessLayout& L, int channels) {
+  ColumnPlan p;
+  const int w = L.width;
+  p.b0.resize(static_cast<size_t>(w));
+  p.b1.resize(static_cast<size_t>(w));
+  p.weights.resize(static_cast<size_t>(w));
+  const int rowBytes = L.srcWidth * channels;
+  for (int x = 0; x < w; ++x) {
+    const CvTap& t = taps[static_cast<size_t>(L.padLeft + x)];
+    p.b0[static_cast<size_t>(x)] = t.i0 * channels;
+    p.b1[static_cast<size_t>(x)] = t.i1 * channels;
+    p.weights[static_cast<size_t>(x)] =
+        static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(t.w0)) |
+                             (static_cast<uint32_t>(static_cast<uint16_t>(t.w1)) << 16));
+    if (t.i0 * channels + 4 <= rowBytes && t.i1 * channels + 4 <= rowBytes) p.vectorEnd = x + 1;
+  }
+  return p;
+}
+
+std::atomic<bool> g_portable{false};
+
+bool use_simd() {
+#if defined(M3D_PREPROCESS_SSE2)
+  return !g_portable.load(std::memory_order_relaxed);
+#else
+  return false;
+#endif
+}
+
+// Horizontal pass of one source row, columns [x0, x1): cv_hresize() >> 4 as int16 into
+// the three channel-planar rows h, h + w, h + 2w.
+template <int C, int R, int G, int B>
+void hpass_portable(const uint8_t* row, const ColumnTaps& taps, const ColumnPlan& p, const PreprocessLayout& L,
+                    int x0, int x1, int16_t* h) {
+  const int w = L.width;
+  const CvTap* tx = taps.data() + L.padLeft;
+  for (int x = x0; x < x1; ++x) {
+    const CvTap& t = tx[x];
+    const uint8_t* p0 = row + p.b0[static_cast<size_t>(x)];
+    const uint8_t* p1 = row + p.b1[static_cast<size_t>(x)];
+    h[x] = static_cast<int16_t>(cv_hresize(p0[R], p1[R], t) >> 4);
+    h[w + x] = static_cast<int16_t>(cv_hresize(p0[G], p1[G], t) >> 4);
+    h[2 * w + x] = static_cast<int16_t>(cv_hresize(p0[B], p1[B], t) >> 4);
+  }
+}
+
+// Vertical pass + normalisation of one channel row, columns [x0, x1).
+template <typename T>
+void vpass_portable(const int16_t* a, const int16_t* b, const CvTap& ty, float mean, float sd, const T* tab, int x0,
+                    int x1, T* dst) {
+  if constexpr (std::is_same_v<T, float>) {
+    (void)tab;
+    for (int x = x0; x < x1; ++x) dst[x] = normalise_channel(cv_vresize_shifted(a[x], b[x], ty), mean, sd);
+  } else {
+    (void)mean;
+    (void)sd;
+    for (int x = x0; x < x1; ++x) dst[x] = tab[cv_vresize_shifted(a[x], b[x], ty)];
+  }
+}
+
+#if defined(M3D_PREPROCESS_SSE2)
+
+inline __m128i load_u32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return _mm_cvtsi32_si128(v);
+}
+
+// Four columns of a 3- or 4-byte pixel row: per byte offset k of a pixel, the (p0, p1)
+// int16 pairs of the four columns; madd with their weight pairs is cv_hresize().
+inline void hpass_gather4(const uint8_t* row, const int* b0, const int* b1, __m128i ch[3]) {
+  const __m128i zero = _mm_setzero_si128();
+  __m128i v[4];
+  for (int k = 0; k < 4; ++k) {
+    v[k] = _mm_unpacklo_epi8(_mm_unpacklo_epi8(load_u32(row + b0[k]), load_u32(row + b1[k])), zero);
+  }
+  const __m128i t0 = _mm_unpacklo_epi32(v[0], v[1]);
+  const __m128i t1 = _mm_unpacklo_epi32(v[2], v[3]);
+  const __m128i t2 = _mm_unpackhi_epi32(v[0], v[1]);
+  const __m128i t3 = _mm_unpackhi_epi32(v[2], v[3]);
+  ch[0] = _mm_unpacklo_epi64(t0, t1);
+  ch[1] = _mm_unpackhi_epi64(t0, t1);
+  ch[2] = _mm_unpacklo_epi64(t2, t3);
+}
+
+template <int C, int R, int G, int B>
+void hpass_simd(const uint8_t* row, const ColumnTaps& taps, const ColumnPlan& p, const PreprocessLayout& L,
+                int16_t* h) {
+  const int w = L.width;
+  const int* b0 = p.b0.data();
+  const int* b1 = p.b1.data();
+  const int32_t* wp = p.weights.data();
+  int16_t* out[3] = {h, h + w, h + 2 * w};
+  int x = 0;
+  if constexpr (C == 1) {
+    for (; x + 8 <= w; x += 8) {
+      __m128i r[2];
+      for (int g = 0; g < 2; ++g) {
+        const int i = x + 4 * g;
+        const __m128i pairs =
+            _mm_set_epi32(row[b0[i + 3]] | (row[b1[i + 3]] << 16), row[b0[i + 2]] | (row[b1[i + 2]] << 16),
+                          row[b0[i + 1]] | (row[b1[i + 1]] << 16), row[b0[i]] | (row[b1[i]] << 16));
+        const __m128i wv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wp + i));
+        r[g] = _mm_srai_epi32(_mm_madd_epi16(pairs, wv), 4);
+      }
+      const __m128i s = _mm_packs_epi32(r[0], r[1]);
+      for (int c = 0; c < 3; ++c) _mm_storeu_si128(reinterpret_cast<__m128i*>(out[c] + x), s);
+    }
+  } else {
+    const int end = p.vectorEnd;
+    for (; x + 8 <= end; x += 8) {
+      __m128i lo[3], hi[3];
+      hpass_gather4(row, b0 + x, b1 + x, lo);
+      hpass_gather4(row, b0 + x + 4, b1 + x + 4, hi);
+      const __m128i w0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wp + x));
+      const __m128i w1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wp + x + 4));
+      const int off[3] = {R, G, B};
+      for (int c = 0; c < 3; ++c) {
+        const int k = off[c];
+        const __m128i a = _mm_srai_epi32(_mm_madd_epi16(lo[k], w0), 4);
+        const __m128i b = _mm_srai_epi32(_mm_madd_epi16(hi[k], w1), 4);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out[c] + x), _mm_packs_epi32(a, b));
+      }
+    }
+  }
+  hpass_portable<C, R, G, B>(row, taps, p, L, x, w, h);
+}
+
+template <typename T>
+void vpass_simd(const int16_t* a, const int16_t* b, const CvTap& ty, float mean, float sd, const T* tab, int w,
+                T* dst) {
+  const __m128i w0 = _mm_set1_epi16(static_cast<int16_t>(ty.w0));
+  const __m128i w1 = _mm_set1_epi16(static_cast<int16_t>(ty.w1));
+  const __m128i two = _mm_set1_epi16(2);
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i top = _mm_set1_epi16(255);
+  int x = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    const __m128 mv = _mm_set1_ps(mean);
+    const __m128 sv = _mm_set1_ps(sd);
+    for (; x + 8 <= w; x += 8) {
+      const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + x));
+      const __m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + x));
+      __m128i v = _mm_add_epi16(_mm_add_epi16(_mm_mulhi_epi16(va, w0), _mm_mulhi_epi16(vb, w1)), two);
+      v = _mm_min_epi16(_mm_max_epi16(_mm_srai_epi16(v, 2), zero), top);
+      const __m128 f0 = _mm_cvtepi32_ps(_mm_unpacklo_epi16(v, zero));
+      const __m128 f1 = _mm_cvtepi32_ps(_mm_unpackhi_epi16(v, zero));
+      _mm_storeu_ps(dst + x, _mm_div_ps(_mm_sub_ps(f0, mv), sv));
+      _mm_storeu_ps(dst + x + 4, _mm_div_ps(_mm_sub_ps(f1, mv), sv));
+    }
+  } else {
+    alignas(16) int16_t bytes[8];
+    for (; x + 8 <= w; x += 8) {
+      const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + x));
+      const __m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + x));
+      __m128i v = _mm_add_epi16(_mm_add_epi16(_mm_mulhi_epi16(va, w0), _mm_mulhi_epi16(vb, w1)), two);
+      v = _mm_min_epi16(_mm_max_epi16(_mm_srai_epi16(v, 2), zero), top);
+      _mm_store_si128(reinterpret_cast<__m128i*>(bytes), v);
+      for (int k = 0; k < 8; ++k) dst[x + k] = tab[bytes[k]];
+    }
+  }
+  vpass_portable(a, b, ty, mean, sd, tab, x, w, dst);
+}
+
+#endif
 
 // Rows [y0, y1) of the output. C: bytes per source pixel; R, G, B: byte offsets of the
 // channels inside a pixel. Per output row: the horizontal pass of its two source rows
 // (cv_hresize, kept >> 4 as int16, which is what the vertical pass reads), reused while
 // the next output row reads the same source rows, then the vertical pass
 // (cv_vresize_shifted) and the normalisation straight into the planes. Each element gets
-// exactly the arithmetic of preprocess_element(), which the GPU kernel runs per element.
+// exactly the arithmetic of preprocess_element(), which the GPU kernel runs per element;
+// the SSE2 path computes the same integers and the same float operations four or eight
+// lanes at a time.
 template <int C, int R, int G, int B, typename T>
 void preprocess_rows(const ImageView& img, const PreprocessLayout& L, const Normalisation& n,
-                     const ColumnTaps& taps, const std::vector<ColumnBytes>& bytes, const ByteTable<T>& table, T* out,
-                     int y0, int y1) {
+                     const ColumnTaps& taps, const ColumnPlan& plan, const ByteTable<T>& table, T* out, int y0,
+                     int y1) {
   const uint8_t* src = img.data;
   const size_t stride = image_stride(img);
   const size_t plane = static_cast<size_t>(L.inputWidth) * static_cast<size_t>(L.inputHeight);
   const T pad[3] = {table.v[0][n.pad[0]], table.v[1][n.pad[1]], table.v[2][n.pad[2]]};
   const int w = L.width;
-  const CvTap* tx = taps.data() + L.padLeft;
-  const ColumnBytes* bx = bytes.data() + L.padLeft;
-  std::vector<int16_t> buffer(size_t(6) * static_cast<size_t>(w));
+  const bool simd = use_simd();
+  (void)simd;
+  std::vector<int16_t> buffer(size_t(6) * static_cast<size_t>(w) + 16);
   int16_t* rows[2] = {buffer.data(), buffer.data() + size_t(3) * static_cast<size_t>(w)};
   int rowOf[2] = {-1, -1};
   const auto hpass = [&](int sy, int16_t* h) {
     const uint8_t* row = src + static_cast<size_t>(sy) * stride;
-    for (int x = 0; x < w; ++x) {
-      const CvTap& t = tx[x];
-      const uint8_t* p0 = row + bx[x].b0;
-      const uint8_t* p1 = row + bx[x].b1;
-      h[x] = static_cast<int16_t>(cv_hresize(p0[R], p1[R], t) >> 4);
-      h[w + x] = static_cast<int16_t>(cv_hresize(p0[G], p1[G], t) >> 4);
-      h[2 * w + x] = static_cast<int16_t>(cv_hresize(p0[B], p1[B], t) >> 4);
+#if defined(M3D_PREPROCESS_SSE2)
+    if (simd) {
+      hpass_simd<C, R, G, B>(row, taps, plan, L, h);
+      return;
     }
+#endif
+    hpass_portable<C, R, G, B>(row, taps, plan, L, 0, w, h);
   };
-  // Two source rows in one sweep over the column taps.
-  const auto hpass2 = [&](int sy0, int16_t* h0, int sy1, int16_t* h1) {
-    const uint8_t* row0 = src + static_cast<size_t>(sy0) * stride;
-    const uint8_t* row1 = src + static_cast<size_t>(sy1) * stride;
-    for (int x = 0; x < w; ++x) {
-      const CvTap& t = tx[x];
-      const int b0 = bx[x].b0, b1 = bx[x].b1;
-      h0[x] = static_cast<int16_t>(cv_hresize(row0[b0 + R], row0[b1 + R], t) >> 4);
-      h0[w + x] = static_cast<int16_t>(cv_hresize(row0[b0 + G], row0[b1 + G], t) >> 4);
-      h0[2 * w + x] = static_cast<int16_t>(cv_hresize(row0[b0 + B], row0[b1 + B], t) >> 4);
-      h1[x] = static_cast<int16_t>(cv_hresize(row1[b0 + R], row1[b1 + R], t) >> 4);
-      h1[w + x] = static_cast<int16_t>(cv_hresize(row1[b0 + G], row1[b1 + G], t) >> 4);
-      h1[2 * w + x] = static_cast<int16_t>(cv_hresize(row1[b0 + B], row1[b1 + B], t) >> 4);
-    }
-  };
-  // The int32 row of source row sy, computed into slot `slot` unless a slot holds it.
+  // The horizontal row of source row sy, computed into slot `slot` unless a slot holds it.
   const auto source_row = [&](int sy, int slot) -> const int16_t* {
     if (rowOf[0] == sy) return rows[0];
     if (rowOf[1] == sy) return rows[1];
@@ -127,30 +290,20 @@ void preprocess_rows(const ImageView& img, const PreprocessLayout& L, const Norm
     padRun(0, xBegin);
     if (rowInside) {
       // Keep the slot of the row that i1 may need: i0 goes where i1 is not.
-      const int16_t* h0;
-      const int16_t* h1;
-      if (ty.i1 != ty.i0 && rowOf[0] != ty.i0 && rowOf[1] != ty.i0 && rowOf[0] != ty.i1 && rowOf[1] != ty.i1) {
-        hpass2(ty.i0, rows[0], ty.i1, rows[1]);
-        rowOf[0] = ty.i0;
-        rowOf[1] = ty.i1;
-        h0 = rows[0];
-        h1 = rows[1];
-      } else {
-        const int slot0 = rowOf[1] == ty.i1 ? 0 : 1;
-        h0 = source_row(ty.i0, slot0);
-        h1 = ty.i1 == ty.i0 ? h0 : source_row(ty.i1, h0 == rows[0] ? 1 : 0);
-      }
+      const int slot0 = rowOf[1] == ty.i1 ? 0 : 1;
+      const int16_t* h0 = source_row(ty.i0, slot0);
+      const int16_t* h1 = ty.i1 == ty.i0 ? h0 : source_row(ty.i1, h0 == rows[0] ? 1 : 0);
       for (int c = 0; c < 3; ++c) {
         const int16_t* a = h0 + static_cast<size_t>(c) * static_cast<size_t>(w);
         const int16_t* b = h1 + static_cast<size_t>(c) * static_cast<size_t>(w);
         T* dst = o[c] + L.padLeft;
-        if constexpr (std::is_same_v<T, float>) {
-          const float mean = n.mean[c], sd = n.std[c];
-          for (int x = 0; x < w; ++x) dst[x] = normalise_channel(cv_vresize_shifted(a[x], b[x], ty), mean, sd);
-        } else {
-          const T* tab = table.v[c];
-          for (int x = 0; x < w; ++x) dst[x] = tab[cv_vresize_shifted(a[x], b[x], ty)];
+#if defined(M3D_PREPROCESS_SSE2)
+        if (simd) {
+          vpass_simd(a, b, ty, n.mean[c], n.std[c], table.v[c], w, dst);
+          continue;
         }
+#endif
+        vpass_portable(a, b, ty, n.mean[c], n.std[c], table.v[c], 0, w, dst);
       }
     }
     padRun(xEnd, L.inputWidth);
@@ -161,11 +314,10 @@ template <typename T>
 void preprocess_typed(const ImageView& img, const PixelFormat& fmt, const PreprocessLayout& L, const Normalisation& n,
                       const ColumnTaps& taps, T* out) {
   const ByteTable<T> table = byte_table<T>(n);
-  std::vector<ColumnBytes> bytes(taps.size());
-  for (size_t i = 0; i < taps.size(); ++i) bytes[i] = {taps[i].i0 * fmt.channels, taps[i].i1 * fmt.channels};
+  const ColumnPlan plan = column_plan(taps, L, fmt.channels);
   const auto rows = [&](auto kernel) {
     parallel_for(L.inputHeight, 12.0 * L.inputWidth, [&](int y0, int y1) {
-      kernel(img, L, n, taps, bytes, table, out, y0, y1);
+      kernel(img, L, n, taps, plan, table, out, y0, y1);
     });
   };
   const bool bgr = fmt.offR == 2;
@@ -179,6 +331,22 @@ void preprocess_typed(const ImageView& img, const PixelFormat& fmt, const Prepro
 }
 
 }  // namespace
+
+namespace testing {
+
+// The portable loops instead of the SSE2 ones (both exist on x86-64); for tests that
+// compare the two paths.
+void preprocess_force_portable(bool on) { g_portable.store(on, std::memory_order_relaxed); }
+
+bool preprocess_has_simd() {
+#if defined(M3D_PREPROCESS_SSE2)
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace testing
 
 void preprocess(const ImageView& img, const Letterbox& box, const Normalisation& norm, TensorType type,
                 void* out) {
