@@ -46,13 +46,7 @@ MemoryUse Session::memory() const noexcept { return {}; }
 const float* Session::staged_depth() const noexcept { return nullptr; }
 
 SelfCheckResult self_check(const ImageView& image, int device) {
-  validate_image(image, 0);
-  SelfCheckResult r;
-  r.device = device;
-  r.width = image.width;
-  r.height = image.height;
-  r.inputHeight = kDefaultInputHeight;
-  r.inputWidth = kDefaultInputWidth;
+  SelfCheckResult r = self_check_start(image, device);
   r.reason = kReason;
   return r;
 }

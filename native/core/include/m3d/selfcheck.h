@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "m3d/limits.h"
 #include "m3d/ops.h"
 
 namespace m3d::gpu {
@@ -40,5 +41,17 @@ struct SelfCheckResult {
 // Returns ran == false with the reason when no GPU can be used (or CUDA is not built
 // in); throws m3d::Error for a bad image or a CUDA failure during the run.
 SelfCheckResult self_check(const ImageView& image, int device = 0);
+
+// The result before any GPU work: `image` checked, its size and the model input size set.
+inline SelfCheckResult self_check_start(const ImageView& image, int device) {
+  validate_image(image, 0);
+  SelfCheckResult r;
+  r.device = device;
+  r.width = image.width;
+  r.height = image.height;
+  r.inputHeight = kDefaultInputHeight;
+  r.inputWidth = kDefaultInputWidth;
+  return r;
+}
 
 }  // namespace m3d::gpu

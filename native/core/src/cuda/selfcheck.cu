@@ -114,13 +114,7 @@ ModelOutputs outputs_from(const std::vector<float>& tensor, size_t plane) {
 }  // namespace
 
 SelfCheckResult self_check(const ImageView& image, int device) {
-  validate_image(image, 0);
-  SelfCheckResult r;
-  r.device = device;
-  r.width = image.width;
-  r.height = image.height;
-  r.inputHeight = kDefaultInputHeight;
-  r.inputWidth = kDefaultInputWidth;
+  SelfCheckResult r = self_check_start(image, device);
   const DeviceInfo info = probe(device);
   if (!info.available) {
     r.reason = info.reason;
