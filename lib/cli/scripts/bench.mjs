@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // npm run bench: native CPU pre-processing, post-processing and back-projection times,
-// next to the Python OpenCV / PyTorch / NumPy reference doing the same steps, in one run.
-// Then end-to-end requests per backend (onnxruntime; TensorRT where available).
+// next to the Python OpenCV / PyTorch / NumPy reference doing the same steps, in one run,
+// and next to the memory floor: one memcpy moving the bytes each step reads and writes.
+// Then end-to-end requests per backend (onnxruntime; TensorRT where available), and
+// predict() against the bare onnxruntime forward of the same model on a tensor of its input size.
 //   npm run bench -- --iterations 30 --sizes 1242x375,1920x1080 --model vit-small --inflight 1,4,16
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -43,7 +45,28 @@ async function median(fn) {
 }
 
 const [Hi, Wi] = b.limits.defaultInputSize;
+const MB = 1e6;
+// Bytes each step reads and writes, as the bench runs it: preprocess (RGB8 -> 3xHixWi float32),
+// postprocess (HixWi float32 depth -> HxW float32 depth), organised backproject (HxW depth -> HxWx3 float32).
+const stepBytes = (W, H) => ({
+  preprocess: { read: H * W * 3, write: 3 * Hi * Wi * 4 },
+  postprocess: { read: Hi * Wi * 4, write: H * W * 4 },
+  backproject: { read: H * W * 4, write: H * W * 3 * 4 },
+});
+// The floor of a step: one memcpy (Uint8Array.prototype.set, a single memcpy in V8) that
+// moves as many bytes as the step, i.e. a copy of (read + write) / 2 bytes, which reads and writes that many each.
+const floors = new Map();
+async function memcpyFloor(bytes) {
+  const n = Math.max(1, Math.round(bytes / 2));
+  if (!floors.has(n)) {
+    const src = new Uint8Array(n).fill(1);
+    const dst = new Uint8Array(n).fill(0);
+    floors.set(n, await median(() => dst.set(src)));
+  }
+  return floors.get(n);
+}
 const native = {};
+const floor = {};
 for (const [W, H] of sizes) {
   const pixels = new Uint8Array(W * H * 3);
   for (let i = 0; i < pixels.length; i++) pixels[i] = (Math.imul(i, 2654435761) >>> 24) & 255;
@@ -57,6 +80,10 @@ for (const [W, H] of sizes) {
     postprocess: await median(() => b.postprocess({ letterbox: lb, metricScale: metricScale(K, lb), dtype: 'float32', depth: canonical })),
     backproject: await median(() => b.backproject({ depth, width: W, height: H, intrinsics: K, organised: true })),
   };
+  floor[`${W}x${H}`] = {};
+  for (const [step, { read, write }] of Object.entries(stepBytes(W, H))) {
+    floor[`${W}x${H}`][step] = { bytes: read + write, ms: await memcpyFloor(read + write) };
+  }
 }
 
 let reference;
@@ -78,19 +105,29 @@ if (existsSync(values.python)) {
 console.log(`metric3d-trt ${info.version} CPU benchmark: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, native threads ${info.threads}`);
 console.log(`median of ${iterations} runs, milliseconds; model input ${Hi}x${Wi}; reference = OpenCV resize/pad + torch normalise, torch interpolate, NumPy back-projection`);
 if (reference) console.log(`reference: ${Object.entries(reference.versions).map(([k, v]) => `${k} ${v}`).join(', ')}, ${reference.threads} threads`);
-const rows = [['image', 'step', 'native ms', 'reference ms', 'speed-up']];
+console.log('MB r+w = bytes the step reads and writes; floor = one single-thread memcpy moving those bytes (a copy of half of them), this run; x floor = native / floor');
+const rows = [['image', 'step', 'native ms', 'reference ms', 'speed-up', 'MB r+w', 'floor ms', 'x floor']];
 for (const [W, H] of sizes) {
   const key = `${W}x${H}`;
   const ref = reference?.results.find((r) => r.size === key);
-  let nSum = 0, rSum = 0;
+  let nSum = 0, rSum = 0, fSum = 0, bSum = 0;
   for (const step of ['preprocess', 'postprocess', 'backproject']) {
     const n = native[key][step];
     const r = ref?.[`${step}_ms`];
+    const f = floor[key][step];
     nSum += n;
     rSum += r ?? NaN;
-    rows.push([key, step, n.toFixed(3), r === undefined ? 'n/a' : r.toFixed(3), r === undefined ? '' : `${(r / n).toFixed(1)}x`]);
+    fSum += f.ms;
+    bSum += f.bytes;
+    rows.push([
+      key, step, n.toFixed(3), r === undefined ? 'n/a' : r.toFixed(3), r === undefined ? '' : `${(r / n).toFixed(1)}x`,
+      (f.bytes / MB).toFixed(1), f.ms.toFixed(3), `${(n / f.ms).toFixed(1)}x`,
+    ]);
   }
-  rows.push([key, 'pre+post+cloud', nSum.toFixed(3), Number.isNaN(rSum) ? 'n/a' : rSum.toFixed(3), Number.isNaN(rSum) ? '' : `${(rSum / nSum).toFixed(1)}x`]);
+  rows.push([
+    key, 'pre+post+cloud', nSum.toFixed(3), Number.isNaN(rSum) ? 'n/a' : rSum.toFixed(3), Number.isNaN(rSum) ? '' : `${(rSum / nSum).toFixed(1)}x`,
+    (bSum / MB).toFixed(1), fSum.toFixed(3), `${(nSum / fSum).toFixed(1)}x`,
+  ]);
 }
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
 for (const [i, r] of rows.entries()) {
@@ -108,6 +145,26 @@ const inflight = values.inflight.split(',').map(Number);
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const e2e = [['backend', 'in flight', 'requests', 'req/s', 'p50 ms', 'p99 ms']];
 let single = [];
+let overhead;
+// The same model on a bare onnxruntime-node InferenceSession, with the session options of the
+// onnxruntime backend (CPU provider, all graph optimisations, default threads), fed the tensor
+// the photo preprocesses to at the model's input size: the forward predict() wraps.
+async function bareForward(model) {
+  const req = createRequire(import.meta.url);
+  const ort = req('onnxruntime-node');
+  const sharp = req('sharp');
+  const [h, w] = model.inputSize;
+  const { data, info: raw } = await sharp(photo).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const image = { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: raw.width, height: raw.height, channels: 3, order: 'rgb' };
+  const { tensor } = await b.preprocess({ image, inputHeight: h, inputWidth: w, normaliseInGraph: false, dtype: model.inputType, maxPixels: 0 });
+  const session = await ort.InferenceSession.create(model.path, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+  try {
+    const feeds = { [session.inputNames[0]]: new ort.Tensor(model.inputType, tensor, [1, 3, h, w]) };
+    return { ms: await median(() => session.run(feeds)), shape: `1x3x${h}x${w} ${model.inputType}` };
+  } finally {
+    await session.release();
+  }
+}
 for (const backend of ['onnxruntime', 'tensorrt']) {
   if (backend === 'tensorrt' && !info.backends.tensorrt.available) {
     console.log(`\ntensorrt not benchmarked: ${info.backends.tensorrt.reason}`);
@@ -115,7 +172,15 @@ for (const backend of ['onnxruntime', 'tensorrt']) {
   }
   const m = await Metric3D.load({ model: e2eModel, backend });
   try {
-    single.push([backend, (await median(() => m.predict(photo, { intrinsics }))).toFixed(1), (await median(() => m.pointcloud(photo, { intrinsics }))).toFixed(1)]);
+    const predictMs = await median(() => m.predict(photo, { intrinsics }));
+    single.push([backend, predictMs.toFixed(1), (await median(() => m.pointcloud(photo, { intrinsics }))).toFixed(1)]);
+    if (backend === 'onnxruntime') {
+      try {
+        overhead = { predictMs, ...(await bareForward(m.model)) };
+      } catch (e) {
+        overhead = { error: String(e.message ?? e).split('\n')[0] };
+      }
+    }
     for (const n of inflight) {
       const total = Math.max(iterations, 4 * n);
       const latencies = [];
@@ -147,5 +212,14 @@ const table = (rows) => {
 };
 console.log(`\nend to end, model ${e2eModel}, ${photo.slice(root.length + 1)} (640x480, decode included), median of ${iterations} runs`);
 table([['backend', 'predict ms', 'pointcloud ms'], ...single]);
+if (overhead?.error) console.log(`bare onnxruntime forward not measured: ${overhead.error}`);
+else if (overhead) {
+  const pct = (100 * (overhead.predictMs - overhead.ms)) / overhead.ms;
+  console.log(
+    `predict adds ${pct.toFixed(0)}% (${(overhead.predictMs - overhead.ms).toFixed(1)} ms) to the bare onnxruntime forward ` +
+      `(${overhead.ms.toFixed(1)} ms, InferenceSession.run of the same model on a ${overhead.shape} tensor, same session options); ` +
+      `predict / forward = ${(overhead.predictMs / overhead.ms).toFixed(2)}`,
+  );
+}
 console.log('\nthroughput with N predict requests in flight on one instance');
 table(e2e);
