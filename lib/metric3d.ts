@@ -112,8 +112,10 @@ export class Metric3D {
   }
 
   /**
-   * Sets the worker threads of the native CPU steps for the whole process
-   * (0 = all cores).
+   * Sets the process thread budget: the native CPU steps use the calling thread plus up
+   * to `n - 1` workers of one persistent pool, and onnxruntime sessions loaded afterwards
+   * use `n` intra-op threads unless `threads` is given to `load()`. 0 restores the
+   * default (`METRIC3D_THREADS`, else all cores).
    *
    * @example
    * ```ts

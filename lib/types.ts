@@ -72,7 +72,7 @@ export interface LoadOptions {
   cacheDir?: string;
   /** Largest accepted image, in pixels (default 100 000 000). */
   maxPixels?: number;
-  /** Worker threads for the native CPU steps and the CPU inference (default: all cores). */
+  /** onnxruntime intra-op threads of this instance (default: the process thread budget, see `Metric3D.setNativeThreads`). */
   threads?: number;
   /** Horizontal field of view in degrees assumed when no intrinsics are known (default 60). */
   defaultFov?: number;

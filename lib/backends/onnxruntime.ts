@@ -10,6 +10,7 @@ import type { BackendStatus, ContractKind, ContractSpec, ModelContract, ValueInf
 import { assembleOutputs } from './host';
 import type { ModelOutputs, ModelRunner } from './types';
 import type { TensorData } from '../native/types';
+import { native } from '../native/binding';
 
 type Ort = typeof OrtTypes;
 let ort: Ort | undefined;
@@ -93,6 +94,24 @@ class OnnxRuntimeRunner implements ModelRunner {
   }
 }
 
+/**
+ * Session options of the onnxruntime backend. One thread budget for the process: the
+ * intra-op pool gets `threads`, else the native steps' thread count (METRIC3D_THREADS,
+ * Metric3D.setNativeThreads, default all cores), so that a forward and the native steps
+ * of overlapping requests never ask for more than the budget each; one inter-op thread
+ * (the graphs are sequential); idle intra-op threads sleep instead of spinning, which
+ * would take the cores the native steps of the next request need.
+ */
+export function sessionOptions(threads: number | undefined): OrtTypes.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads ?? native().numThreads(),
+    interOpNumThreads: 1,
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
+}
+
 /** Opens an ONNX file with onnxruntime-node and detects its contract. */
 export async function createOnnxRuntimeBackend(
   path: string,
@@ -102,11 +121,7 @@ export async function createOnnxRuntimeBackend(
   const o = loadOrt();
   let session: OrtTypes.InferenceSession;
   try {
-    session = await o.InferenceSession.create(path, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      ...(threads ? { intraOpNumThreads: threads } : {}),
-    });
+    session = await o.InferenceSession.create(path, sessionOptions(threads));
   } catch (cause) {
     throw new ModelLoadError(`cannot load ${path} as an ONNX model: ${(cause as Error).message}`, { cause });
   }

@@ -5,6 +5,8 @@
 #include "m3d/ops.h"
 #include "m3d/parallel.h"
 
+#include "simd.h"
+
 namespace m3d {
 namespace {
 
@@ -24,6 +26,54 @@ void check_inputs(const float* depth, int width, int height, const Intrinsics& K
   }
 }
 
+#if M3D_SSE2
+// depth_is_valid() of four depths: finite (z - z == 0), z > 0, minDepth <= z <= maxDepth.
+inline __m128 valid4(__m128 z, __m128 lo, __m128 hi, __m128 zero) {
+  return _mm_and_ps(_mm_and_ps(_mm_cmpeq_ps(_mm_sub_ps(z, z), zero), _mm_cmpgt_ps(z, zero)),
+                    _mm_and_ps(_mm_cmpge_ps(z, lo), _mm_cmple_ps(z, hi)));
+}
+#endif
+
+// Valid depths in row[0 .. width).
+size_t count_valid(const float* row, int width, const DepthRange& range) {
+  size_t n = 0;
+  int u = 0;
+#if M3D_SSE2
+  const __m128 lo = _mm_set1_ps(range.minDepth), hi = _mm_set1_ps(range.maxDepth), zero = _mm_setzero_ps();
+  for (; u + 4 <= width; u += 4) {
+    const int bits = _mm_movemask_ps(valid4(_mm_loadu_ps(row + u), lo, hi, zero));
+    n += static_cast<size_t>((bits & 1) + ((bits >> 1) & 1) + ((bits >> 2) & 1) + ((bits >> 3) & 1));
+  }
+#endif
+  for (; u < width; ++u) n += depth_is_valid(row[u], range) ? 1 : 0;
+  return n;
+}
+
+// Organised points of row v for columns [u, width): organised_element() per pixel, four
+// pixels at a time where SSE2 is available (same operations in the same order, so the
+// same bits; a NaN hole is the same quiet NaN). Colours are copied by the caller.
+void organised_row(const float* depth, int v, int width, const Intrinsics& K, const DepthRange& range,
+                   float* points) {
+  int u = 0;
+#if M3D_SSE2
+  const __m128 cx = _mm_set1_ps(K.cx), fx = _mm_set1_ps(K.fx), fy = _mm_set1_ps(K.fy);
+  const __m128 yc = _mm_set1_ps(static_cast<float>(v) - K.cy);
+  const __m128 lo = _mm_set1_ps(range.minDepth), hi = _mm_set1_ps(range.maxDepth);
+  const __m128 zero = _mm_setzero_ps(), nan = _mm_set1_ps(quiet_nan()), step = _mm_set1_ps(4.f);
+  __m128 uf = _mm_setr_ps(0.f, 1.f, 2.f, 3.f);
+  for (; u + 4 <= width; u += 4, uf = _mm_add_ps(uf, step)) {
+    const __m128 z = _mm_loadu_ps(depth + u);
+    const __m128 ok = valid4(z, lo, hi, zero);
+    const __m128 X = _mm_div_ps(_mm_mul_ps(_mm_sub_ps(uf, cx), z), fx);
+    const __m128 Y = _mm_div_ps(_mm_mul_ps(yc, z), fy);
+    simd::store_xyz4(points + static_cast<size_t>(u) * 3, simd::select(ok, X, nan), simd::select(ok, Y, nan),
+                     simd::select(ok, z, nan));
+  }
+#endif
+  const ColourSource none{nullptr, 0, PixelFormat{}};
+  for (; u < width; ++u) organised_element(u, v, static_cast<size_t>(u), depth[u], K, range, none, points, nullptr);
+}
+
 }  // namespace
 
 void backproject_organised(const float* depth, int width, int height, const Intrinsics& K,
@@ -33,12 +83,12 @@ void backproject_organised(const float* depth, int width, int height, const Intr
   if (!outPoints) throw Error(code::kInvalidArgument, "point buffer is missing");
   const ColourSource src = colour_source(colourSource);
   uint8_t* colours = colourSource ? outColours : nullptr;
-  parallel_for(height, 6.0 * width, [&](int y0, int y1) {
+  parallel_for(height, 4.0 * width, [&](int y0, int y1) {
     for (int v = y0; v < y1; ++v) {
       const size_t row = static_cast<size_t>(v) * static_cast<size_t>(width);
-      for (int u = 0; u < width; ++u) {
-        const size_t i = row + static_cast<size_t>(u);
-        organised_element(u, v, i, depth[i], K, range, src, outPoints, colours);
+      organised_row(depth + row, v, width, K, range, outPoints + row * 3);
+      if (colours) {
+        for (int u = 0; u < width; ++u) colour_at(src, u, v, colours + (row + static_cast<size_t>(u)) * 3);
       }
     }
   });
@@ -51,10 +101,8 @@ DenseCloud backproject_dense(const float* depth, int width, int height, const In
   std::vector<size_t> perRow(static_cast<size_t>(height) + 1, 0);
   parallel_for(height, 2.0 * width, [&](int y0, int y1) {
     for (int v = y0; v < y1; ++v) {
-      const float* row = depth + static_cast<size_t>(v) * static_cast<size_t>(width);
-      size_t n = 0;
-      for (int u = 0; u < width; ++u) n += depth_is_valid(row[u], range) ? 1 : 0;
-      perRow[static_cast<size_t>(v) + 1] = n;
+      perRow[static_cast<size_t>(v) + 1] =
+          count_valid(depth + static_cast<size_t>(v) * static_cast<size_t>(width), width, range);
     }
   });
   for (size_t v = 1; v < perRow.size(); ++v) perRow[v] += perRow[v - 1];
@@ -68,15 +116,28 @@ DenseCloud backproject_dense(const float* depth, int width, int height, const In
   const ColourSource src = colour_source(colourSource);
   const DenseTargets out{cloud.points.as<float>(), cloud.indices.as<uint32_t>(), cloud.colours.as<uint8_t>(),
                          cloud.normals.as<float>()};
-  parallel_for(height, 8.0 * width, [&](int y0, int y1) {
+  parallel_for(height, 6.0 * width, [&](int y0, int y1) {
+    // The row's organised points (the same bits as dense_element's back-projection),
+    // then the valid ones (finite z: a hole is NaN) packed with their index, colour, normal.
+    std::vector<float> points(static_cast<size_t>(width) * 3);
     for (int v = y0; v < y1; ++v) {
       size_t k = perRow[static_cast<size_t>(v)];
       const size_t row = static_cast<size_t>(v) * static_cast<size_t>(width);
+      organised_row(depth + row, v, width, K, range, points.data());
       for (int u = 0; u < width; ++u) {
+        const float* p = points.data() + static_cast<size_t>(u) * 3;
+        if (!is_finite(p[2])) continue;
         const size_t i = row + static_cast<size_t>(u);
-        const float z = depth[i];
-        if (!depth_is_valid(z, range)) continue;
-        dense_element(u, v, i, z, k, K, src, normals, out);
+        out.points[k * 3] = p[0];
+        out.points[k * 3 + 1] = p[1];
+        out.points[k * 3 + 2] = p[2];
+        out.indices[k] = static_cast<uint32_t>(i);
+        if (out.colours) colour_at(src, u, v, out.colours + k * 3);
+        if (out.normals) {
+          out.normals[k * 3] = normals[i * 3];
+          out.normals[k * 3 + 1] = normals[i * 3 + 1];
+          out.normals[k * 3 + 2] = normals[i * 3 + 2];
+        }
         ++k;
       }
     }

@@ -204,11 +204,15 @@ struct PixelFormat {
   int offB;
 };
 
-// The bilinear blend of four samples (horizontal, then vertical).
+// One linear interpolation step: a * w0 + b * w1 (two products, then their sum).
+M3D_HD float lerp2(float a, float b, float w0, float w1) { return a * w0 + b * w1; }
+
+// The bilinear blend of four samples: along x on both rows, then along y: the CPU's row-cached loop in postprocess.cpp
+// composes the same lerp2 steps, so both give identical bits.
 M3D_HD float bilinear(float p00, float p01, float p10, float p11, float wx0, float wx1, float wy0, float wy1) {
-  const float top = p00 * wx0 + p01 * wx1;
-  const float bot = p10 * wx0 + p11 * wx1;
-  return top * wy0 + bot * wy1;
+  const float top = lerp2(p00, p01, wx0, wx1);
+  const float bot = lerp2(p10, p11, wx0, wx1);
+  return lerp2(top, bot, wy0, wy1);
 }
 
 M3D_HD float normalise_channel(int raw, float mean, float std) { return (static_cast<float>(raw) - mean) / std; }
