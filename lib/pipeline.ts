@@ -71,7 +71,7 @@ export async function predict(
   const wantNormals = booleanOr(override?.normals ?? o.normals, 'options.normals', true) && ctx.model.hasNormals;
   const maxDepth = o.maxDepth === undefined ? DEFAULT_MAX_DEPTH : finiteNumber(o.maxDepth, 'options.maxDepth');
   if (!(maxDepth > 0)) invalid('a positive number', 'options.maxDepth', maxDepth);
-  const fov = o.fov === undefined ? ctx.defaultFov : finiteNumber(o.fov, 'options.fov');
+  const fov = o.fov === undefined ? undefined : finiteNumber(o.fov, 'options.fov');
   const out = optionalObject(o.out, 'options.out');
   if (out.depth !== undefined && !(out.depth instanceof Float32Array)) invalid('a Float32Array', 'options.out.depth', out.depth);
 
@@ -81,7 +81,15 @@ export async function predict(
   const t1 = performance.now();
   const sensorWidthMm = o.sensorWidthMm === undefined ? undefined : finiteNumber(o.sensorWidthMm, 'options.sensorWidthMm');
   if (sensorWidthMm !== undefined && !(sensorWidthMm > 0)) invalid('a positive sensor width in mm', 'options.sensorWidthMm', sensorWidthMm);
-  const { intrinsics, source, detail } = resolveIntrinsics(o.intrinsics, decoded.camera, fov, width, height, sensorWidthMm);
+  const { intrinsics, source, detail } = resolveIntrinsics({
+    given: o.intrinsics,
+    fov,
+    camera: decoded.camera,
+    sensorWidthMm,
+    defaultFov: ctx.defaultFov,
+    width,
+    height,
+  });
 
   const [Hi, Wi] = ctx.model.inputSize;
   const letterbox = native().letterbox(height, width, Hi, Wi);
@@ -105,6 +113,7 @@ export async function predict(
     intrinsics,
     intrinsicsSource: source as IntrinsicsSource,
     intrinsicsDetail: detail,
+    standIn: ctx.model.standIn,
     camera: decoded.camera,
     letterbox,
     backend: ctx.backend.name,

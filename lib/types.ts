@@ -74,7 +74,11 @@ export interface LoadOptions {
   maxPixels?: number;
   /** onnxruntime intra-op threads of this instance (default: the process thread budget, see `Metric3D.setNativeThreads`). */
   threads?: number;
-  /** Horizontal field of view in degrees assumed when no intrinsics are known (default 60). */
+  /**
+   * Horizontal field of view in degrees assumed when neither the request (`intrinsics`,
+   * `fov`) nor EXIF gives the focal length (default 60); results then say
+   * `intrinsicsSource: 'default-fov'`.
+   */
   defaultFov?: number;
   /** TensorRT engine options (used when the backend is TensorRT). */
   tensorrt?: TensorRTOptions;
@@ -241,9 +245,17 @@ export interface Verification {
 
 /** Options of {@link Metric3D.predict}. */
 export interface PredictOptions {
-  /** Camera intrinsics in pixels of the input image. Without them: EXIF, then {@link LoadOptions.defaultFov}. */
+  /**
+   * Camera intrinsics in pixels of the input image. The order is: `intrinsics`, else
+   * `fov`, else EXIF, else {@link LoadOptions.defaultFov}.
+   */
   intrinsics?: IntrinsicsInput;
-  /** Horizontal field of view in degrees to use when neither intrinsics nor EXIF are available. */
+  /**
+   * Horizontal field of view of the camera in degrees, in (0, 180). Used when
+   * `intrinsics` is not given, before EXIF (the caller's statement wins over the file's
+   * tags); the result says `intrinsicsSource: 'caller'` and `intrinsicsDetail`
+   * `"fov 70 deg (caller)"`.
+   */
   fov?: number;
   /** Sensor width in mm (long side), for EXIF that gives FocalLength without a 35 mm equivalent or pixel pitch. */
   sensorWidthMm?: number;
@@ -282,8 +294,13 @@ export interface PredictResult extends PredictionWriters {
   /** The intrinsics used for the metric scale. */
   intrinsics: Intrinsics;
   intrinsicsSource: IntrinsicsSource;
-  /** How the intrinsics were found, e.g. "EXIF FocalLengthIn35mmFilm 28 mm". */
+  /** How the intrinsics were found, e.g. "EXIF FocalLengthIn35mmFilm 28 mm" or "fov 70 deg (caller)". */
   intrinsicsDetail: string;
+  /**
+   * The model is a stand-in (the bundled `demo`: a ground-plane prior, not Metric3D
+   * weights): the depth is not a measurement. Same as {@link ModelInfo.standIn}.
+   */
+  standIn: boolean;
   /** Camera tags read from EXIF, when the image had any. */
   camera?: ExifCamera;
   /** Canonical rescale and padding used for this image. */
@@ -504,6 +521,8 @@ export interface RegistryEntry {
   contract: ContractKind;
   inputSize: [number, number];
   licence: string;
+  /** A stand-in for offline demos and tests, not Metric3D weights (the bundled `demo`). */
+  standIn?: boolean;
 }
 
 /** The contents of `models/registry.json`. */
@@ -573,15 +592,20 @@ export interface NormalMetrics {
  * - `'none'`: the whole image.
  * - `'garg'`: rows [⌊0.40810811 H⌋, ⌊0.99189189 H⌋), columns [⌊0.03594771 W⌋, ⌊0.96405229 W⌋)
  *   (Garg et al. 2016; on a 1242 x 375 KITTI image rows 153..370, columns 44..1196).
- * - `'eigen'`: rows [⌊0.3324324 H⌋, ⌊0.91351351 H⌋), columns [⌊0.0359477 W⌋, ⌊0.96405229 W⌋)
- *   (Eigen et al. 2014).
+ * - `'eigen-kitti'`: rows [⌊0.3324324 H⌋, ⌊0.91351351 H⌋), columns [⌊0.0359477 W⌋, ⌊0.96405229 W⌋)
+ *   (Eigen et al. 2014, KITTI).
+ * - `'eigen-nyu'`: rows [45, 471), columns [41, 601) of a 640 x 480 NYU frame (Eigen et
+ *   al. 2014, NYU Depth v2); on another size rows [⌊45 H / 480⌋, ⌊471 H / 480⌋), columns
+ *   [⌊41 W / 640⌋, ⌊601 W / 640⌋).
+ * - `'eigen'`: the Eigen crop of the frame's dataset: `'eigen-nyu'` on a 640 x 480 frame
+ *   (NYU Depth v2's size), `'eigen-kitti'` on any other.
  * - `{ top, bottom, left, right }`: fractions of the height and width; rows
  *   [⌊top H⌋, ⌊bottom H⌋), columns [⌊left W⌋, ⌊right W⌋).
  *
  * The bounds are floored as the `int()` / `astype(np.int32)` casts of the reference
  * evaluation code (monodepth2, BTS, Metric3D) do.
  */
-export type Crop = 'none' | 'eigen' | 'garg' | { top: number; bottom: number; left: number; right: number };
+export type Crop = 'none' | 'eigen' | 'eigen-kitti' | 'eigen-nyu' | 'garg' | { top: number; bottom: number; left: number; right: number };
 
 /** Which pixels count for the depth metrics. */
 export interface MetricOptions {
@@ -625,6 +649,15 @@ export interface EvalAggregate {
   normals?: NormalMetrics;
 }
 
+/** A subset of an evaluation that was not run, and why. */
+export interface EvalSkipped {
+  subset: string;
+  /** Images the subset lists (or its pattern finds). */
+  images: number;
+  /** E.g. "no ground truth (no \"depth\" template)". */
+  reason: string;
+}
+
 /** Result of {@link evaluate}. */
 export interface EvalReport {
   /** Absolute path of the dataset folder. */
@@ -632,10 +665,18 @@ export interface EvalReport {
   /** Registry name of the model, else its path. */
   model: string;
   backend: string;
+  /** The model is a stand-in ({@link ModelInfo.standIn}): these numbers measure no Metric3D model. */
+  standIn: boolean;
   /** One row per evaluated subset, in evaluation order. */
   subsets: Record<string, EvalAggregate>;
   /** All images of all evaluated subsets (the mean over images, not over subsets). */
   overall: EvalAggregate;
+  /**
+   * Subsets that were not evaluated and are in no row: without ground truth the model can
+   * be compared with (no `depth`, and no `normals` or a model without normals), or with
+   * no image. Their images are not predicted.
+   */
+  skipped: EvalSkipped[];
   /** Every image, in dataset order. */
   images: ImageEval[];
   /** The settings used (`maxDepth` Infinity becomes `null` in JSON). */
@@ -648,6 +689,11 @@ export interface EvalReport {
     concurrency: number;
     /** How subset and overall values are formed from the images. */
     aggregation: 'mean of per-image metrics';
+    /**
+     * What each evaluated subset used: an option given to {@link evaluate}, else the
+     * subset's own `minDepth` / `maxDepth` / `crop` in cameras.json, else the default.
+     */
+    subsetSettings: Record<string, { minDepth: number; maxDepth: number; crop: Crop }>;
   };
 }
 
@@ -663,6 +709,11 @@ export interface ModelInfo {
   /** Whether the model predicts surface normals. */
   hasNormals: boolean;
   inputType: 'float32' | 'float16';
+  /**
+   * The model is a stand-in, not Metric3D weights (the bundled `demo`, by name or by its
+   * path): its depth is not a measurement. Results, CLI sidecars and eval reports carry it.
+   */
+  standIn: boolean;
 }
 
 /** Progress of one file's transfer, passed to {@link DownloadOptions.onProgress}. */

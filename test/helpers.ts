@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,4 +72,22 @@ export function pngChunk(type: string, data: Buffer): Buffer {
   const crc = Buffer.alloc(4);
   crc.writeUInt32BE(crc32(body));
   return Buffer.concat([len, body, crc]);
+}
+
+/** What a run of the real `bin/metric3d.js` printed and returned. */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node bin/metric3d.js ...args` in the repository root (TensorRT made absent unless `env` says otherwise). */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  const merged: Record<string, string | undefined> = { ...process.env, METRIC3D_TENSORRT_LIB: '/nonexistent/libnvinfer.so.10', ...env };
+  for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k];
+  return new Promise((done) => {
+    execFile(process.execPath, [join(root, 'bin', 'metric3d.js'), ...args], { cwd: root, env: merged as NodeJS.ProcessEnv, maxBuffer: 1 << 24 }, (err, stdout, stderr) =>
+      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 }

@@ -7,7 +7,7 @@
 import { BackendUnavailableError, GpuUnavailableError } from '../errors';
 import { DEFAULT_FOV_DEGREES } from '../io/intrinsics';
 import { modelInputSize } from '../model/contract';
-import { registry, resolveModel, tritonModelName } from '../model/registry';
+import { isStandIn, registry, resolveModel, tritonModelName } from '../model/registry';
 import { native, nativePath } from '../native/binding';
 import { gpuStatus } from '../native/gpu';
 import { packageVersion } from '../paths';
@@ -89,6 +89,7 @@ function modelInfo(contract: ModelContract, inputSize: [number, number], path: s
     dynamicSize: contract.dynamicSize,
     hasNormals: !!contract.outputs.normal,
     inputType: contract.inputType,
+    standIn: isStandIn(path, name),
   };
 }
 

@@ -1,77 +1,103 @@
 /** Inputs of `metric3d predict`: image files, folders and glob patterns; camera files. */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { extname, join, relative, resolve, sep } from 'node:path';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 
-import sharp from 'sharp';
+import { globSync, isDynamicPattern } from 'tinyglobby';
 
+import { Metric3DError } from '../errors';
+import { isCamerasLayout, parseCameras, type Subset } from '../eval/dataset';
+import { callerIntrinsics } from '../io/intrinsics';
 import type { IntrinsicsInput } from '../types';
 import { Fatal } from './common';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.avif', '.heic', '.heif', '.gif']);
 
-/** A glob (`*`, `?`, `[...]`, and `**` as a whole segment) as a regular expression over '/'-separated paths. */
-export function globRegex(pattern: string): RegExp {
-  const segment = (seg: string) => {
-    let re = '';
-    for (let i = 0; i < seg.length; i++) {
-      const c = seg[i];
-      const end = c === '[' ? seg.indexOf(']', i + 1) : -1;
-      if (c === '*') re += '[^/]*';
-      else if (c === '?') re += '[^/]';
-      else if (end > i) {
-        re += `[${seg.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
-        i = end;
-      } else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-    }
-    return re;
-  };
-  const parts = pattern.split('/');
-  let re = '';
-  parts.forEach((p, i) => {
-    if (p === '**') re += i === parts.length - 1 ? '.*' : '(?:[^/]+/)*';
-    else re += segment(p) + (i === parts.length - 1 ? '' : '/');
-  });
-  return new RegExp(`^${re}$`);
+/** One image to process: its path, and its path relative to the folder or pattern base it was found under. */
+export interface InputFile {
+  path: string;
+  /** '/'-separated; the outputs go to the same relative place under the output folder. */
+  rel: string;
 }
 
-function walk(dir: string, recursive: boolean, out: string[]): void {
-  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) {
-      if (recursive) walk(p, true, out);
-    } else if (IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push(p);
+/**
+ * Whether a file is a 16-bit single-channel (greyscale) PNG, the usual form of
+ * ground-truth depth, by its header.
+ */
+export function isGrey16Png(path: string): boolean {
+  if (extname(path).toLowerCase() !== '.png') return false;
+  const header = Buffer.alloc(26);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    if (readSync(fd, header, 0, 26, 0) < 26) return false;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
+  // Signature (8), IHDR length and type (8), width, height (8), bit depth, colour type.
+  return header.toString('latin1', 12, 16) === 'IHDR' && header[24] === 16 && header[25] === 0;
 }
 
-/** Expands files, folders and glob patterns (`*`, `?`, `[...]`, `**`) into image files, in order, without duplicates. */
-export function expandInputs(inputs: string[], recursive: boolean): { files: string[]; missing: string[] } {
-  const files: string[] = [];
+const posix = (p: string) => p.split(sep).join('/');
+
+/** The folder part of a glob pattern before its first dynamic segment ('.' when it starts with one). */
+function patternBase(pattern: string): string {
+  const parts = pattern.split('/');
+  const stat: string[] = [];
+  for (const p of parts.slice(0, -1)) {
+    if (isDynamicPattern(p)) break;
+    stat.push(p);
+  }
+  if (stat.length === 1 && stat[0] === '') return '/';
+  return stat.join('/') || '.';
+}
+
+/**
+ * Expands files, folders and glob patterns (tinyglobby: `*`, `?`, `[...]`, `**`,
+ * `{a,b}`) into image files, in order, without duplicates. Files found in folders or by
+ * patterns that are 16-bit single-channel PNGs (ground-truth depth, usually) are left out
+ * and listed in `skipped`, unless `includeGrey16`; a file named on its own is always taken.
+ */
+export function expandInputs(
+  inputs: string[],
+  options: { recursive: boolean; includeGrey16?: boolean },
+): { files: InputFile[]; missing: string[]; skipped: string[] } {
+  const files: InputFile[] = [];
   const missing: string[] = [];
+  const skipped: string[] = [];
+  const seen = new Set<string>();
+  const add = (path: string, rel: string, found: boolean) => {
+    const abs = resolve(path);
+    if (seen.has(abs)) return;
+    seen.add(abs);
+    if (found && !options.includeGrey16 && isGrey16Png(abs)) skipped.push(abs);
+    else files.push({ path: abs, rel: posix(rel) });
+  };
+  const isImage = (f: string) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase());
+  const sorted = (list: string[]) => list.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const input of inputs) {
     if (existsSync(input)) {
-      if (statSync(input).isDirectory()) walk(input, recursive, files);
-      else files.push(input);
+      if (statSync(input).isDirectory()) {
+        const found = globSync(options.recursive ? '**/*' : '*', { cwd: input, onlyFiles: true, expandDirectories: false, followSymbolicLinks: true });
+        for (const f of sorted(found.filter(isImage))) add(join(input, f), f, true);
+      } else add(input, basename(input), false);
       continue;
     }
-    if (!/[*?[]/.test(input)) {
+    const pattern = posix(input);
+    if (!isDynamicPattern(pattern)) {
       missing.push(input);
       continue;
     }
-    const parts = input.split(/[\\/]/);
-    const firstGlob = parts.findIndex((p) => /[*?[]/.test(p));
-    const base = parts.slice(0, firstGlob).join(sep) || '.';
-    const rest = parts.slice(firstGlob).join('/');
-    const matcher = globRegex(rest);
-    const found: string[] = [];
-    if (existsSync(base) && statSync(base).isDirectory()) walk(base, rest.includes('/'), found);
-    const matched = found.filter((f) => matcher.test(relative(base, f).split(sep).join('/')));
+    const base = patternBase(pattern);
+    const matched = sorted(globSync([pattern], { absolute: true, onlyFiles: true, expandDirectories: false }).filter(isImage));
     if (matched.length === 0) missing.push(input);
-    files.push(...matched);
+    for (const f of matched) add(f, relative(resolve(base), f), true);
   }
-  return { files: [...new Set(files.map((f) => resolve(f)))], missing };
+  return { files, missing, skipped };
 }
 
-// Cameras: flags, a camera JSON for a whole folder, EXIF, or a stated default.
+// Cameras: flags, a camera JSON for a whole folder (or a dataset's cameras.json), EXIF, or a stated default.
 
 export interface CameraSpec {
   intrinsics?: IntrinsicsInput;
@@ -79,29 +105,51 @@ export interface CameraSpec {
   sensorWidthMm?: number;
 }
 
-/** Reads a camera JSON: `{ fx, fy?, cx?, cy? }`, `{ intrinsics: {...} }`, `{ fov }` and/or `{ sensorWidthMm }`. */
-export function readCameraFile(path: string): CameraSpec {
+/** A camera file: one camera for every image, or a dataset cameras.json with one per subset. */
+export type CameraFile = { kind: 'camera'; spec: CameraSpec } | { kind: 'dataset'; file: string; root: string; subsets: Subset[] };
+
+/**
+ * Reads a camera JSON: `{ fx, fy?, cx?, cy? }`, `{ intrinsics: {...} }`, `{ fov }` and/or
+ * `{ sensorWidthMm }`, or a dataset cameras.json (`{ "<subset>": { "intrinsics", "rgb", ... } }`,
+ * the layout `metric3d eval` reads).
+ */
+export function readCameraFile(path: string): CameraFile {
   let j: Record<string, unknown>;
   try {
     j = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
   } catch (e) {
     throw new Fatal(`cannot read camera file ${path}: ${(e as Error).message}`);
   }
-  if (!j || typeof j !== 'object') throw new Fatal(`camera file ${path} must hold a JSON object`);
+  if (!j || typeof j !== 'object' || Array.isArray(j)) throw new Fatal(`camera file ${path} must hold a JSON object`);
+  if (isCamerasLayout(j)) {
+    const root = dirname(resolve(path));
+    try {
+      return { kind: 'dataset', file: path, root, subsets: parseCameras(j, path, root) };
+    } catch (e) {
+      if (e instanceof Metric3DError) throw new Fatal(e.message);
+      throw e;
+    }
+  }
   const k = (j.intrinsics ?? (j.fx !== undefined ? j : undefined)) as IntrinsicsInput | undefined;
   const spec: CameraSpec = {};
-  if (k) spec.intrinsics = { fx: k.fx, fy: k.fy, cx: k.cx, cy: k.cy };
-  if (j.fov !== undefined) spec.fov = Number(j.fov);
-  if (j.sensorWidthMm !== undefined) spec.sensorWidthMm = Number(j.sensorWidthMm);
-  if (!spec.intrinsics && spec.fov === undefined && spec.sensorWidthMm === undefined) {
-    throw new Fatal(`camera file ${path} has none of fx, intrinsics, fov, sensorWidthMm`);
+  try {
+    if (k) {
+      spec.intrinsics = { fx: k.fx, fy: k.fy, cx: k.cx, cy: k.cy };
+      callerIntrinsics(spec.intrinsics, 1, 1);
+    }
+  } catch (e) {
+    throw new Fatal(`camera file ${path}: ${(e as Error).message}`);
   }
-  return spec;
-}
-
-/** Width and height as displayed (EXIF orientation applied). */
-export async function orientedSize(file: string): Promise<{ width: number; height: number }> {
-  const m = await sharp(file).metadata();
-  const swap = (m.orientation ?? 1) >= 5;
-  return { width: (swap ? m.height : m.width) ?? 0, height: (swap ? m.width : m.height) ?? 0 };
+  if (j.fov !== undefined) {
+    spec.fov = Number(j.fov);
+    if (typeof j.fov !== 'number' || !(spec.fov > 0 && spec.fov < 180)) throw new Fatal(`camera file ${path}: "fov" must be degrees between 0 and 180 (exclusive), got ${JSON.stringify(j.fov)}`);
+  }
+  if (j.sensorWidthMm !== undefined) {
+    spec.sensorWidthMm = Number(j.sensorWidthMm);
+    if (typeof j.sensorWidthMm !== 'number' || !(spec.sensorWidthMm > 0)) throw new Fatal(`camera file ${path}: "sensorWidthMm" must be a positive number, got ${JSON.stringify(j.sensorWidthMm)}`);
+  }
+  if (!spec.intrinsics && spec.fov === undefined && spec.sensorWidthMm === undefined) {
+    throw new Fatal(`camera file ${path} has none of fx, intrinsics, fov, sensorWidthMm, and is not a dataset cameras.json (subsets with "rgb" templates)`);
+  }
+  return { kind: 'camera', spec };
 }

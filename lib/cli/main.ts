@@ -16,8 +16,8 @@ import { registerRebuild } from './commands/rebuild';
 import { defaultIo, EXIT_FATAL, EXIT_OK, EXIT_USAGE, Fatal, type Io, type Register, type Run } from './common';
 
 export { EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, FORMATS, type Format, type Io } from './common';
-export { expandInputs, globRegex, readCameraFile, type CameraSpec } from './inputs';
-export { writeOutputs } from './outputs';
+export { expandInputs, isGrey16Png, readCameraFile, type CameraFile, type CameraSpec, type InputFile } from './inputs';
+export { needs, writeOutputs } from './outputs';
 
 /** The commands, in the order --help lists them. */
 const COMMANDS: Register[] = [

@@ -4,23 +4,43 @@
  * @module
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 import sharp from 'sharp';
+import { escapePath, globSync } from 'tinyglobby';
 
 import { InvalidArgumentError } from '../errors';
-import type { IntrinsicsInput } from '../types';
+import type { Crop, IntrinsicsInput } from '../types';
 import { describe, invalid, isPlainObject } from '../validate';
+import { checkCropOption } from './metrics';
 
 /** One entry of `cameras.json`. */
 export interface Subset {
   name: string;
   intrinsics: IntrinsicsInput | undefined;
   depthScale: number | undefined;
+  /** Image ids: the listed ones, or those the `images` pattern found on disk. */
   images: string[];
   rgb: string;
   depth: string | undefined;
   normals: string | undefined;
+  /** The subset's own evaluation settings, when cameras.json gives them. */
+  minDepth?: number;
+  maxDepth?: number;
+  crop?: Crop;
+}
+
+/** Parses a cameras.json object (already read from `file`); ids given by pattern are looked up under `root`. */
+export function parseCameras(json: unknown, file: string, root: string): Subset[] {
+  if (!isPlainObject(json) || Object.keys(json).length === 0) {
+    throw new InvalidArgumentError(`${file} must be an object with at least one subset, got ${describe(json)}`);
+  }
+  return Object.entries(json).map(([name, v]) => parseSubset(name, v, file, root));
+}
+
+/** Whether a parsed JSON object has the layout of a dataset cameras.json: subsets, each with an `rgb` template. */
+export function isCamerasLayout(json: unknown): boolean {
+  return isPlainObject(json) && Object.keys(json).length > 0 && Object.values(json).every((v) => isPlainObject(v) && typeof v.rgb === 'string');
 }
 
 /** Reads and checks `<dir>/cameras.json`. */
@@ -43,14 +63,10 @@ export function readDataset(dir: string): { dir: string; subsets: Subset[] } {
   } catch (cause) {
     throw new InvalidArgumentError(`cannot read ${file}: ${(cause as Error).message}`, { cause });
   }
-  if (!isPlainObject(json) || Object.keys(json).length === 0) {
-    throw new InvalidArgumentError(`${file} must be an object with at least one subset, got ${describe(json)}`);
-  }
-  const subsets = Object.entries(json).map(([name, v]) => parseSubset(name, v, file));
-  return { dir: root, subsets };
+  return { dir: root, subsets: parseCameras(json, file, root) };
 }
 
-function parseSubset(name: string, v: unknown, file: string): Subset {
+function parseSubset(name: string, v: unknown, file: string, root: string): Subset {
   const where = `${file}: subset '${name}'`;
   const bad = (what: string, key: string, got: unknown): never => {
     throw new InvalidArgumentError(`${where}: expected ${what} for "${key}", got ${describe(got)}`);
@@ -85,13 +101,96 @@ function parseSubset(name: string, v: unknown, file: string): Subset {
     }
     intrinsics = { fx: kk.fx as number, fy: kk.fy as number | undefined, cx: kk.cx as number | undefined, cy: kk.cy as number | undefined };
   }
-  if (!Array.isArray(o.images)) bad('an array of image ids', 'images', o.images);
-  const images = (o.images as unknown[]).map((id, i) => {
-    if (typeof id === 'string' && id.length > 0) return id;
-    if (typeof id === 'number' && Number.isFinite(id)) return String(id);
-    return bad('a string id', `images[${i}]`, id);
-  });
-  return { name, intrinsics, depthScale, images, rgb, depth, normals };
+  let images: string[];
+  if (o.images === undefined || typeof o.images === 'string') {
+    const pattern = o.images === undefined ? '*' : (o.images as string);
+    if (pattern.length === 0 || pattern.includes('/')) bad('an array of image ids or a glob pattern of ids (no "/")', 'images', o.images);
+    if (!rgb.includes('{id}')) bad('a path template with {id} (ids are found by pattern)', 'rgb', rgb);
+    images = findIds(root, pattern, rgb, [depth, normals]);
+  } else if (Array.isArray(o.images)) {
+    images = (o.images as unknown[]).map((id, i) => {
+      if (typeof id === 'string' && id.length > 0) return id;
+      if (typeof id === 'number' && Number.isFinite(id)) return String(id);
+      return bad('a string id', `images[${i}]`, id);
+    });
+  } else {
+    return bad('an array of image ids or a glob pattern of ids', 'images', o.images);
+  }
+  const subset: Subset = { name, intrinsics, depthScale, images, rgb, depth, normals };
+  const depthLimit = (key: 'minDepth' | 'maxDepth') => {
+    const x = o[key];
+    if (x === undefined) return;
+    if (typeof x !== 'number' || Number.isNaN(x) || x < 0 || (key === 'maxDepth' && x === 0)) bad(key === 'minDepth' ? 'a number >= 0' : 'a positive number', key, x);
+    subset[key] = x as number;
+  };
+  depthLimit('minDepth');
+  depthLimit('maxDepth');
+  if (subset.minDepth !== undefined && subset.maxDepth !== undefined && !(subset.maxDepth > subset.minDepth)) {
+    bad(`a number above minDepth (${subset.minDepth})`, 'maxDepth', subset.maxDepth);
+  }
+  if (o.crop !== undefined) {
+    try {
+      subset.crop = checkCropOption(o.crop, 'crop');
+    } catch (e) {
+      throw new InvalidArgumentError(`${where}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  return subset;
+}
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A path template as a regular expression over '/'-separated paths: the first `{id}`
+ * captures the id, later ones must repeat it.
+ */
+function templateRegex(template: string): RegExp {
+  const parts = template.split('{id}').map(escapeRegex);
+  return new RegExp(`^${parts[0]}${parts.slice(1).map((p, i) => `${i === 0 ? '(.+?)' : '\\1'}${p}`).join('')}$`);
+}
+
+const posix = (p: string) => p.split(sep).join('/');
+
+/**
+ * Ids of the images on disk whose path fits the `rgb` template with `{id}` matching the
+ * glob `pattern`, sorted; files that are another id's ground truth (a `depth` or `normals`
+ * template) are not images.
+ */
+function findIds(root: string, pattern: string, rgb: string, groundTruth: Array<string | undefined>): string[] {
+  const absolute = isAbsolute(rgb);
+  const base = absolute ? dirname(rgb.split('{id}')[0] + 'x') : root;
+  const rel = absolute ? posix(relative(base, rgb)) : rgb.split('\\').join('/');
+  const glob = rel.split('{id}').map((part) => escapePath(part)).join(pattern);
+  const re = templateRegex(rel);
+  const ids = new Set<string>();
+  for (const f of globSync([glob], { cwd: base, onlyFiles: true, expandDirectories: false })) {
+    const m = re.exec(f);
+    if (m) ids.add(m[1]);
+  }
+  const truth = new Set<string>();
+  for (const id of ids) for (const t of groundTruth) if (t !== undefined) truth.add(resolve(pathOf(root, t, id)));
+  return [...ids].filter((id) => !truth.has(resolve(pathOf(root, rgb, id)))).sort();
+}
+
+/**
+ * The subset whose `rgb` template a file fits (by its path relative to the cameras.json
+ * folder, or by its name when the template has no folder part), with the id it gives.
+ * Undefined when none fits; `ambiguous` lists the subsets when several do.
+ */
+export function subsetOfFile(root: string, subsets: readonly Subset[], file: string): { subset?: Subset; id?: string; ambiguous?: string[] } {
+  const abs = resolve(file);
+  const rel = posix(relative(root, abs));
+  const name = abs.split(sep).pop() as string;
+  const fits: Array<{ subset: Subset; id: string }> = [];
+  for (const s of subsets) {
+    const template = s.rgb.split('\\').join('/');
+    const candidates = isAbsolute(s.rgb) ? [posix(abs)] : [...(rel.startsWith('../') ? [] : [rel]), ...(template.includes('/') ? [] : [name])];
+    const re = templateRegex(template);
+    const m = candidates.map((c) => re.exec(c)).find((x) => x !== null);
+    if (m) fits.push({ subset: s, id: m[1] });
+  }
+  if (fits.length > 1) return { ambiguous: fits.map((f) => f.subset.name) };
+  return fits[0] ?? {};
 }
 
 

@@ -12,17 +12,26 @@
  *     "images": ["0000000005"],
  *     "rgb": "kitti_{id}.png",
  *     "depth": "kitti_{id}_depth.png",
- *     "normals": "kitti_{id}_normals.png"
- *   }
+ *     "normals": "kitti_{id}_normals.png",
+ *     "maxDepth": 80,
+ *     "crop": "garg"
+ *   },
+ *   "nyu": { "intrinsics": null, "depthScale": 1000, "images": "*", "rgb": "nyu/{id}.jpg", "depth": "nyu/{id}_depth.png" }
  * }
  * ```
  * one entry per subset. `intrinsics` may be `null` (the image is then predicted without
  * intrinsics: EXIF, else the default field of view, and a note says so). Every `{id}` of
  * a path template is replaced by the image id; relative paths are relative to the
- * folder. `depth` (optional) names 16-bit greyscale PNGs with metres = value /
+ * folder. `images` lists the ids, or is a glob pattern of ids (`"*"`, `"00*"`; the
+ * default when left out is `"*"`): the ids are then those of the files on disk that fit
+ * the `rgb` template, sorted, leaving out files that are another id's ground truth.
+ * `depth` (optional) names 16-bit greyscale PNGs with metres = value /
  * `depthScale` and 0 = no data. `normals` (optional) names 8-bit RGB PNGs with
  * n = rgb / 255 * 2 - 1 in the camera frame of the predictions (x right, y down,
- * z forward) and (0, 0, 0) = no data.
+ * z forward) and (0, 0, 0) = no data. `minDepth`, `maxDepth` and `crop` (optional) are
+ * the subset's own evaluation settings, used where the options do not give one.
+ * A subset with no ground truth the model can be compared with is skipped (its images
+ * are not predicted) and listed in the report's `skipped`.
  *
  * @example
  * ```ts
@@ -36,18 +45,22 @@ import { performance } from 'node:perf_hooks';
 
 import { InvalidArgumentError } from '../errors';
 import { Metric3D } from '../metric3d';
-import { registry } from '../model/registry';
-import type { EvalAggregate, EvalReport, ImageEval, MetricOptions } from '../types';
+import type { EvalAggregate, EvalReport, EvalSkipped, ImageEval, MetricOptions, TritonLoadOptions } from '../types';
 import { integerIn, invalid, isPlainObject, optionalObject } from '../validate';
 import { pathOf, readDataset, readDepthPng, readNormalPng, sizeCheck, type Subset } from './dataset';
 import { cropMask, depthMetrics, meanMetrics, metricOptions, normalMetrics } from './metrics';
 
 /** Options of {@link evaluate}. */
 export interface EvalOptions extends MetricOptions {
-  /** Registry name or `.onnx` path (default: the registry's default model). Not together with `instance`. */
+  /**
+   * Registry name or `.onnx` path; required unless `instance` is given (`'demo'` is the
+   * bundled stand-in, whose numbers measure no Metric3D model). Not together with `instance`.
+   */
   model?: string;
   /** Backend for the model loaded by name (default `'auto'`). Not together with `instance`. */
-  backend?: 'auto' | 'onnxruntime' | 'tensorrt';
+  backend?: 'auto' | 'onnxruntime' | 'tensorrt' | 'triton';
+  /** The Triton server for `backend: 'triton'` ({@link LoadOptions.triton}). Not together with `instance`. */
+  triton?: TritonLoadOptions;
   /** Subsets of `cameras.json` to evaluate, in this order (default: all, in file order). */
   subsets?: string[];
   /** Model input size [height, width] for dynamic-size models. Not together with `instance`. */
@@ -128,9 +141,10 @@ function aggregate(images: readonly ImageEval[]): EvalAggregate {
  * carry a `note` saying so.
  *
  * @param datasetDir Folder holding `cameras.json`.
- * @throws InvalidArgumentError for a bad option, a missing folder or `cameras.json`, an
- *   invalid `cameras.json` or an unknown subset; ModelLoadError and the other load errors
- *   of {@link Metric3D.load} when the model cannot be loaded.
+ * @throws InvalidArgumentError for a bad option (no `model` and no `instance`), a
+ *   missing folder or `cameras.json`, an invalid `cameras.json` or an unknown subset;
+ *   ModelLoadError and the other load errors of {@link Metric3D.load} when the model
+ *   cannot be loaded.
  *
  * @example
  * ```ts
@@ -148,10 +162,12 @@ export async function evaluate(datasetDir: string, options?: EvalOptions): Promi
   const metric = metricOptions(o, 'options');
   if (o.instance !== undefined) {
     if (!(o.instance instanceof Metric3D)) invalid('a Metric3D instance', 'options.instance', o.instance);
-    const clash = (['model', 'backend', 'inputSize'] as const).filter((k) => o[k] !== undefined);
+    const clash = (['model', 'backend', 'inputSize', 'triton'] as const).filter((k) => o[k] !== undefined);
     if (clash.length) {
       throw new InvalidArgumentError(`options.instance is an already loaded model; leave out ${clash.map((k) => `options.${k}`).join(', ')}`);
     }
+  } else if (typeof o.model !== 'string' || o.model.length === 0) {
+    invalid("a registry name or .onnx path (e.g. 'vit-small'; 'demo' is the bundled stand-in), or options.instance", 'options.model', o.model);
   }
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') invalid('a function', 'options.onProgress', o.onProgress);
   const concurrency = o.concurrency === undefined ? 1 : integerIn(o.concurrency, 'options.concurrency', 1, 256);
@@ -170,8 +186,28 @@ export async function evaluate(datasetDir: string, options?: EvalOptions): Promi
     });
   }
 
-  const jobs = subsets.flatMap((s) => s.images.map((id) => ({ s, id })));
-  const m = o.instance ?? (await Metric3D.load({ model: o.model ?? registry().default, backend: o.backend, inputSize: o.inputSize }));
+  // Per subset: an option given here, else the subset's own setting, else the default.
+  const settings = new Map<string, Required<MetricOptions>>();
+  for (const s of subsets) {
+    const pick = <K extends keyof MetricOptions>(k: K) => (o[k] !== undefined ? o[k] : s[k]);
+    settings.set(s.name, metricOptions({ minDepth: pick('minDepth'), maxDepth: pick('maxDepth'), crop: pick('crop') }, `subset '${s.name}'`));
+  }
+
+  const m = o.instance ?? (await Metric3D.load({ model: o.model as string, backend: o.backend, inputSize: o.inputSize, triton: o.triton }));
+  const skipped: EvalSkipped[] = [];
+  const evaluated = subsets.filter((s) => {
+    const reason =
+      s.images.length === 0
+        ? `no image (no id listed or found for ${s.rgb})`
+        : s.depth === undefined && s.normals === undefined
+          ? 'no ground truth (no "depth" or "normals" template)'
+          : s.depth === undefined && !m.model.hasNormals
+            ? 'no depth ground truth, and the model has no normal output'
+            : undefined;
+    if (reason) skipped.push({ subset: s.name, images: s.images.length, reason });
+    return !reason;
+  });
+  const jobs = evaluated.flatMap((s) => s.images.map((id) => ({ s, id })));
   const images: ImageEval[] = new Array(jobs.length);
   try {
     let next = 0;
@@ -181,7 +217,7 @@ export async function evaluate(datasetDir: string, options?: EvalOptions): Promi
       while (!stop && next < jobs.length) {
         const k = next++;
         const { s, id } = jobs[k];
-        images[k] = await evalImage(m, data.dir, s, id, metric);
+        images[k] = await evalImage(m, data.dir, s, id, settings.get(s.name) as Required<MetricOptions>);
         done++;
         if (o.onProgress) {
           try {
@@ -201,23 +237,26 @@ export async function evaluate(datasetDir: string, options?: EvalOptions): Promi
   }
 
   const rows: Record<string, EvalAggregate> = {};
-  for (const s of subsets) rows[s.name] = aggregate(images.filter((r) => r.subset === s.name));
+  for (const s of evaluated) rows[s.name] = aggregate(images.filter((r) => r.subset === s.name));
   const model = m.model;
   return {
     dataset: data.dir,
     model: model.name ?? model.path,
     backend: m.backend,
+    standIn: model.standIn,
     subsets: rows,
     overall: aggregate(images),
+    skipped,
     images,
     options: {
       minDepth: metric.minDepth,
       maxDepth: metric.maxDepth,
       crop: metric.crop,
-      subsets: subsets.map((s) => s.name),
+      subsets: evaluated.map((s) => s.name),
       inputSize: model.inputSize,
       concurrency,
       aggregation: 'mean of per-image metrics',
+      subsetSettings: Object.fromEntries(evaluated.map((s) => [s.name, settings.get(s.name) as Required<MetricOptions>])),
     },
   };
 }

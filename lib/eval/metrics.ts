@@ -18,8 +18,11 @@ const DEFAULT_MIN_DEPTH = 1e-3;
 const DEG = 180 / Math.PI;
 const CROPS = {
   garg: [0.40810811, 0.99189189, 0.03594771, 0.96405229],
-  eigen: [0.3324324, 0.91351351, 0.0359477, 0.96405229],
+  'eigen-kitti': [0.3324324, 0.91351351, 0.0359477, 0.96405229],
 } as const;
+/** The NYU Depth v2 Eigen crop: rows [45, 471), columns [41, 601) of a 480 x 640 frame. */
+const NYU_EIGEN = { top: 45, bottom: 471, left: 41, right: 601, height: 480, width: 640 } as const;
+const NAMED_CROPS = ['none', 'garg', 'eigen', 'eigen-kitti', 'eigen-nyu'] as const;
 
 function dims(width: unknown, height: unknown): { width: number; height: number; pixels: number } {
   const w = integerIn(width, 'width', 1, 2 ** 30);
@@ -34,8 +37,8 @@ function floatArray(v: unknown, name: string, length: number, shape: string): Fl
 }
 
 function checkCrop(crop: unknown, name: string): Crop {
-  if (crop === 'none' || crop === 'garg' || crop === 'eigen') return crop;
-  if (!isPlainObject(crop)) invalid(`'none', 'garg', 'eigen' or { top, bottom, left, right } fractions`, name, crop);
+  if ((NAMED_CROPS as readonly unknown[]).includes(crop)) return crop as Crop;
+  if (!isPlainObject(crop)) invalid(`${NAMED_CROPS.map((c) => `'${c}'`).join(', ')} or { top, bottom, left, right } fractions`, name, crop);
   const f = (k: 'top' | 'bottom' | 'left' | 'right') => {
     const x = finiteNumber(crop[k], `${name}.${k}`);
     if (x < 0 || x > 1) invalid('a fraction in [0, 1]', `${name}.${k}`, x);
@@ -45,6 +48,11 @@ function checkCrop(crop: unknown, name: string): Crop {
   if (!(c.top < c.bottom)) throw new InvalidArgumentError(`expected ${name}.top < ${name}.bottom, got ${c.top} and ${c.bottom}`);
   if (!(c.left < c.right)) throw new InvalidArgumentError(`expected ${name}.left < ${name}.right, got ${c.left} and ${c.right}`);
   return c;
+}
+
+/** Checks a crop option (a name or fractions). @internal */
+export function checkCropOption(crop: unknown, name: string): Crop {
+  return checkCrop(crop, name);
 }
 
 /** Checks and completes the depth-metric options (defaults filled in). @internal */
@@ -76,7 +84,17 @@ export function cropWindow(crop: Crop, width: number, height: number): { top: nu
   const c = checkCrop(crop, 'crop');
   const s = dims(width, height);
   if (c === 'none') return { top: 0, bottom: s.height, left: 0, right: s.width };
-  const [t, b, l, r] = c === 'garg' || c === 'eigen' ? CROPS[c] : [c.top, c.bottom, c.left, c.right];
+  const nyu = c === 'eigen-nyu' || (c === 'eigen' && s.width === NYU_EIGEN.width && s.height === NYU_EIGEN.height);
+  if (nyu) {
+    // Integer arithmetic: exactly 45, 471, 41, 601 on a 640 x 480 frame.
+    return {
+      top: Math.floor((NYU_EIGEN.top * s.height) / NYU_EIGEN.height),
+      bottom: Math.floor((NYU_EIGEN.bottom * s.height) / NYU_EIGEN.height),
+      left: Math.floor((NYU_EIGEN.left * s.width) / NYU_EIGEN.width),
+      right: Math.floor((NYU_EIGEN.right * s.width) / NYU_EIGEN.width),
+    };
+  }
+  const [t, b, l, r] = c === 'garg' ? CROPS.garg : c === 'eigen' || c === 'eigen-kitti' ? CROPS['eigen-kitti'] : [c.top, c.bottom, c.left, c.right];
   return {
     top: Math.floor(t * s.height),
     bottom: Math.floor(b * s.height),

@@ -1,6 +1,6 @@
 /**
- * Camera intrinsics: caller's values, EXIF, or a stated default field of view
- * (pipeline.md section 6).
+ * Camera intrinsics: caller's values, the caller's field of view, EXIF, or a stated
+ * default field of view, in that order (pipeline.md section 6).
  * @module
  */
 import { IntrinsicsError } from '../errors';
@@ -96,21 +96,40 @@ export function intrinsicsFromExif(
   return undefined;
 }
 
-/** Picks intrinsics by the order of pipeline.md section 6 and says which source won. */
-export function resolveIntrinsics(
-  given: IntrinsicsInput | undefined,
-  camera: ExifCamera | undefined,
-  fov: number,
-  width: number,
-  height: number,
-  sensorWidthMm?: number,
-): { intrinsics: Intrinsics; source: IntrinsicsSource; detail: string } {
-  if (given !== undefined) return { intrinsics: callerIntrinsics(given, width, height), source: 'caller', detail: 'given by the caller' };
-  const exif = intrinsicsFromExif(camera, width, height, sensorWidthMm);
+/** What {@link resolveIntrinsics} chooses from. */
+export interface IntrinsicsRequest {
+  /** The caller's intrinsics (first choice). */
+  given: IntrinsicsInput | undefined;
+  /** The caller's horizontal field of view in degrees (second choice, before EXIF). */
+  fov: number | undefined;
+  /** EXIF camera tags of the image (third choice). */
+  camera: ExifCamera | undefined;
+  /** Sensor width (long side, mm) for EXIF FocalLength without a 35 mm equivalent or pixel pitch. */
+  sensorWidthMm?: number;
+  /** Field of view assumed when nothing else is known (last resort: the scale is then a guess). */
+  defaultFov: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Picks intrinsics in one order (pipeline.md section 6): the caller's intrinsics, else the
+ * caller's field of view, else EXIF, else the default field of view; says which source
+ * won and how.
+ */
+export function resolveIntrinsics(r: IntrinsicsRequest): { intrinsics: Intrinsics; source: IntrinsicsSource; detail: string } {
+  const { width, height } = r;
+  if (r.given !== undefined) return { intrinsics: callerIntrinsics(r.given, width, height), source: 'caller', detail: 'given by the caller' };
+  if (r.fov !== undefined) return { intrinsics: intrinsicsFromFov(r.fov, width, height), source: 'caller', detail: `fov ${r.fov} deg (caller)` };
+  const exif = intrinsicsFromExif(r.camera, width, height, r.sensorWidthMm);
   if (exif) return { ...exif, source: 'exif' };
+  const f = r.camera?.focalLengthMm;
+  const hint = f
+    ? `; EXIF has FocalLength ${f} mm but no 35 mm equivalent or sensor size: give the sensor width (sensorWidthMm, --sensor-width) to use it`
+    : '';
   return {
-    intrinsics: intrinsicsFromFov(fov, width, height),
+    intrinsics: intrinsicsFromFov(r.defaultFov, width, height),
     source: 'default-fov',
-    detail: `assumed ${fov} degree horizontal field of view: the metric scale is a guess`,
+    detail: `fov ${r.defaultFov} deg (default): the metric scale is a guess${hint}`,
   };
 }

@@ -57,7 +57,7 @@ export function resolveModel(model: string, cacheDir = defaultCacheDir()): Resol
     const path = modelPath(model, cacheDir);
     if (!existsSync(path)) {
       const how = entry.url
-        ? `Download ${entry.url}${entry.sha256 ? ` (sha256 ${entry.sha256})` : ''} to that path`
+        ? `Download it with \`npx metric3d download ${model}\` (or downloadModel('${model}'), from ${entry.url}${entry.sha256 ? `, sha256 ${entry.sha256}` : ''})`
         : 'Export it as its registry description says and place it at that path';
       throw new ModelLoadError(`model '${model}' is not available: ${path} does not exist. ${how}, or pass model: '/path/to/model.onnx'.`);
     }
@@ -92,6 +92,23 @@ export function registrySibling(name: string, type: 'float16' | 'float32'): stri
   if (type === 'float16') return !isHalf && has(`${name}-fp16`) ? `${name}-fp16` : undefined;
   const base = name.slice(0, -'-fp16'.length);
   return isHalf && has(base) ? base : undefined;
+}
+
+/**
+ * Whether a model is a stand-in rather than Metric3D weights: a registry entry marked
+ * `standIn` (the bundled `demo`), by name or by its file's path.
+ *
+ * @example
+ * ```ts
+ * isStandIn(modelPath('demo'));                      // true
+ * isStandIn('/models/metric3d-vit-small/model.onnx'); // false
+ * ```
+ */
+export function isStandIn(path: string, name?: string): boolean {
+  const models = registry().models;
+  if (name !== undefined && Object.prototype.hasOwnProperty.call(models, name)) return models[name].standIn === true;
+  const abs = resolve(path);
+  return Object.values(models).some((e) => e.standIn === true && e.bundled === true && join(packageRoot(), 'models', e.file) === abs);
 }
 
 /** A Triton model name from a registry name or a file path. */

@@ -151,6 +151,19 @@ describe('depthMetrics', () => {
     expect(cropWindow({ top: 0.25, bottom: 0.75, left: 0.5, right: 1 }, 4, 4)).toEqual({ top: 1, bottom: 3, left: 2, right: 4 });
   });
 
+  it('crops: the NYU Eigen crop (rows 45:471, cols 41:601 at 640x480); eigen picks it on NYU-sized frames', () => {
+    const nyu = { top: 45, bottom: 471, left: 41, right: 601 };
+    expect(cropWindow('eigen-nyu', 640, 480)).toEqual(nyu);
+    expect(cropWindow('eigen', 640, 480)).toEqual(nyu);
+    // Other sizes scale the window: 45 * 240 / 480 = 22.5, 471 * 240 / 480 = 235.5, 41 * 320 / 640 = 20.5, 601 * 320 / 640 = 300.5.
+    expect(cropWindow('eigen-nyu', 320, 240)).toEqual({ top: 22, bottom: 235, left: 20, right: 300 });
+    // The KITTI fractions on a 640 x 480 frame when asked for by name:
+    // 0.3324324 * 480 = 159.57, 0.91351351 * 480 = 438.49, 0.0359477 * 640 = 23.01, 0.96405229 * 640 = 616.99.
+    expect(cropWindow('eigen-kitti', 640, 480)).toEqual({ top: 159, bottom: 438, left: 23, right: 616 });
+    expect(cropWindow('eigen-kitti', 1242, 375)).toEqual(cropWindow('eigen', 1242, 375));
+    expect(cropWindow('eigen', 1242, 375)).toEqual({ top: 124, bottom: 342, left: 44, right: 1197 });
+  });
+
   it('crops: only the pixels inside the window count (10x10)', () => {
     // Each pixel's error tells it apart: gt = 1, pred = 1 + (index + 1) / 1000.
     // garg on 10 x 10: rows [4, 9), cols [0, 9); eigen: rows [3, 9), cols [0, 9).
@@ -271,6 +284,8 @@ describe('formatEvalTable', () => {
     dataset: '/data',
     model: 'demo',
     backend: 'onnxruntime',
+    standIn: true,
+    skipped: [],
     subsets: {
       kitti: { images: 3, failed: 0, depth: depth(0.123456) },
       'nyu-long-subset-name': {
@@ -282,7 +297,7 @@ describe('formatEvalTable', () => {
     },
     overall: { images: 5, failed: 1, depth: depth(0.0867) },
     images: [],
-    options: { minDepth: 1e-3, maxDepth: Infinity, crop: 'none', subsets: ['kitti', 'nyu-long-subset-name'], inputSize: [616, 1064], concurrency: 1, aggregation: 'mean of per-image metrics' },
+    options: { minDepth: 1e-3, maxDepth: Infinity, crop: 'none', subsets: ['kitti', 'nyu-long-subset-name'], inputSize: [616, 1064], concurrency: 1, aggregation: 'mean of per-image metrics', subsetSettings: {} },
   });
 
   it('one fixed-width row per subset and overall, fixed decimals', () => {
@@ -530,6 +545,79 @@ describe('evaluate (photo fixtures, demo model)', () => {
     expect(r.images[0].depth).toEqual(base.images[0].depth);
   });
 
+  it("crop 'eigen' is the NYU crop on the NYU frame and the KITTI crop on the KITTI frame", async () => {
+    const r = await evaluate(photos, { instance: m, crop: 'eigen' });
+    expect(r.subsets.nyu.depth!.pixels).toBe(await gtPixels('nyu_00000_depth.png', 1000, Infinity, { top: 45, bottom: 471, left: 41, right: 601 }));
+    expect(r.subsets.kitti.depth!.pixels).toBe(await gtPixels('kitti_0000000005_depth.png', 256, Infinity, { top: 124, bottom: 342, left: 44, right: 1197 }));
+    expect(r.standIn).toBe(true);
+  });
+
+  it('per-subset maxDepth and crop from cameras.json; an option given overrides them', async () => {
+    const dir = copyPhotos();
+    const cams = JSON.parse(readFileSync(join(dir, 'cameras.json'), 'utf8'));
+    cams.nyu.maxDepth = 3;
+    cams.nyu.crop = 'eigen-nyu';
+    writeFileSync(join(dir, 'cameras.json'), JSON.stringify(cams));
+    const nyuWin = { top: 45, bottom: 471, left: 41, right: 601 };
+    const r = await evaluate(dir, { instance: m });
+    expect(r.subsets.nyu.depth!.pixels).toBe(await gtPixels('nyu_00000_depth.png', 1000, 3, nyuWin));
+    expect(r.subsets.nyu.depth!.pixels).toBeLessThan(base.subsets.nyu.depth!.pixels);
+    expect(r.subsets.kitti).toEqual(base.subsets.kitti);
+    expect(r.options.subsetSettings).toEqual({ kitti: { minDepth: 1e-3, maxDepth: Infinity, crop: 'none' }, nyu: { minDepth: 1e-3, maxDepth: 3, crop: 'eigen-nyu' } });
+    const over = await evaluate(dir, { instance: m, maxDepth: 80 });
+    expect(over.subsets.nyu.depth!.pixels).toBe(await gtPixels('nyu_00000_depth.png', 1000, 80, nyuWin));
+    expect(over.options.subsetSettings.nyu).toEqual({ minDepth: 1e-3, maxDepth: 80, crop: 'eigen-nyu' });
+    cams.nyu.crop = 'kitti';
+    writeFileSync(join(dir, 'cameras.json'), JSON.stringify(cams));
+    await expect(evaluate(dir, { instance: m })).rejects.toThrow(/subset 'nyu'.*crop/);
+    cams.nyu.crop = 'none';
+    cams.nyu.maxDepth = -1;
+    writeFileSync(join(dir, 'cameras.json'), JSON.stringify(cams));
+    await expect(evaluate(dir, { instance: m })).rejects.toThrow(/subset 'nyu'.*"maxDepth"/);
+  });
+
+  it('a subset without ground truth is skipped: not predicted, not in overall', async () => {
+    const dir = copyPhotos();
+    const cams = JSON.parse(readFileSync(join(dir, 'cameras.json'), 'utf8'));
+    cams.raw = { intrinsics: null, images: ['a', 'b', 'c'], rgb: 'nyu_00000.jpg?{id}' };
+    writeFileSync(join(dir, 'cameras.json'), JSON.stringify(cams));
+    const progress: Array<[number, number]> = [];
+    const r = await evaluate(dir, { instance: m, onProgress: (p) => progress.push([p.done, p.total]) });
+    expect(progress).toEqual([
+      [1, 2],
+      [2, 2],
+    ]);
+    expect(r.skipped).toEqual([{ subset: 'raw', images: 3, reason: 'no ground truth (no "depth" or "normals" template)' }]);
+    expect(Object.keys(r.subsets)).toEqual(['kitti', 'nyu']);
+    expect(r.images.map((x) => x.subset)).toEqual(['kitti', 'nyu']);
+    expect(r.overall).toEqual(base.overall);
+    expect(r.options.subsets).toEqual(['kitti', 'nyu']);
+  });
+
+  it('ids by glob pattern: the files that fit the rgb template, without the ground-truth files', async () => {
+    const dir = copyPhotos();
+    cpSync(join(photos, 'nyu_00000.jpg'), join(dir, 'nyu_00001.jpg'));
+    cpSync(join(photos, 'nyu_00000_depth.png'), join(dir, 'nyu_00001_depth.png'));
+    const cams = JSON.parse(readFileSync(join(dir, 'cameras.json'), 'utf8'));
+    cams.kitti.images = '*'; // kitti_{id}.png also fits kitti_0000000005_depth.png: that one is ground truth
+    delete cams.nyu.images; // the default pattern is '*'
+    cams.empty = { ...cams.nyu, images: '9*' };
+    writeFileSync(join(dir, 'cameras.json'), JSON.stringify(cams));
+    const r = await evaluate(dir, { instance: m });
+    expect(r.images.map((x) => [x.subset, x.id])).toEqual([
+      ['kitti', '0000000005'],
+      ['nyu', '00000'],
+      ['nyu', '00001'],
+    ]);
+    expect(r.images[1].depth).toEqual(base.images[1].depth);
+    expect(r.images[2].depth).toEqual(base.images[1].depth);
+    expect(r.subsets.kitti).toEqual(base.subsets.kitti);
+    expect(r.skipped).toEqual([{ subset: 'empty', images: 0, reason: 'no image (no id listed or found for nyu_{id}.jpg)' }]);
+    cams.nyu.images = '0000[1]';
+    writeFileSync(join(dir, 'cameras.json'), JSON.stringify(cams));
+    expect((await evaluate(dir, { instance: m, subsets: ['nyu'] })).images.map((x) => x.id)).toEqual(['00001']);
+  });
+
   it('bad dataset folders and options: InvalidArgumentError with a clear message', async () => {
     await expect(evaluate(join(tmpdir(), 'no-such-dataset-m3d'), { instance: m })).rejects.toThrow(/does not exist/);
     const empty = mkdtempSync(join(tmpdir(), 'm3d-eval-'));
@@ -551,6 +639,9 @@ describe('evaluate (photo fixtures, demo model)', () => {
     await expect(evaluate(photos, { instance: m, crop: 'nyu' as never })).rejects.toThrow(InvalidArgumentError);
     await expect(evaluate(photos, { instance: m, maxDepth: 0 })).rejects.toThrow(/maxDepth/);
     await expect(evaluate(undefined as unknown as string)).rejects.toThrow(InvalidArgumentError);
+    // A model is required: evaluate() does not fall back to the bundled stand-in.
+    await expect(evaluate(photos, {})).rejects.toThrow(/options\.model/);
+    await expect(evaluate(photos)).rejects.toThrow(InvalidArgumentError);
     expect(m.disposed).toBe(false);
   });
 });

@@ -49,6 +49,27 @@ describe('EXIF focal length', () => {
     await expect(m.predict(img, { sensorWidthMm: -1 })).rejects.toThrow(/sensorWidthMm/);
   });
 
+  it('a fov given with the request wins over EXIF and is recorded; EXIF wins over defaultFov', async () => {
+    const img = await jpeg(400, 300, { FocalLengthIn35mmFilm: '28' });
+    const r = await m.predict(img, { fov: 70 });
+    expect(r.intrinsicsSource).toBe('caller');
+    expect(r.intrinsicsDetail).toBe('fov 70 deg (caller)');
+    expect(r.intrinsics.fx).toBeCloseTo(200 / Math.tan((35 * Math.PI) / 180), 9);
+    const exif = await m.predict(img);
+    expect(exif.intrinsicsSource).toBe('exif');
+    expect(exif.intrinsics.fx).toBeCloseTo((28 / 36) * 400, 9);
+    // The pointcloud takes the same order.
+    const cloud = await m.pointcloud(img, { fov: 70 });
+    expect(cloud.intrinsics).toEqual(r.intrinsics);
+  });
+
+  it('a focal length without a sensor size says so and names the sensor-width option', async () => {
+    const r = await m.predict(await jpeg(400, 300, { FocalLength: '17/4' }));
+    expect(r.intrinsicsSource).toBe('default-fov');
+    expect(r.intrinsicsDetail).toContain('EXIF has FocalLength 4.25 mm but no 35 mm equivalent or sensor size');
+    expect(r.intrinsicsDetail).toContain('sensorWidthMm, --sensor-width');
+  });
+
   it('prefers the 35 mm equivalent when both are present', async () => {
     const r = await m.predict(await jpeg(400, 300, { FocalLengthIn35mmFilm: '28', FocalLength: '4', FocalPlaneXResolution: '1000', FocalPlaneResolutionUnit: '4' }));
     expect(r.intrinsics.fx).toBeCloseTo((28 / 36) * 400, 9);

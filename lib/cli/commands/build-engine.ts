@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 
 import { buildEngine } from '../../deploy/build-engine';
-import { EXIT_OK, integer, mib, size, type Io, type Run } from '../common';
+import { checkModelPresent, engineDirFor, EXIT_OK, integer, mib, size, type Io, type Run } from '../common';
 import { buildProgress, ProgressLine } from '../progress';
 
 interface BuildEngineFlags {
@@ -36,20 +36,21 @@ export function registerBuildEngine(program: Command, io: Io, run: Run): void {
     .option('--profile-max <HxW>', 'largest input size the engine accepts', size('--profile-max'))
     .option('--workspace <MiB>', 'builder workspace limit', integer('--workspace', 1, 1 << 24))
     .option('--engine-cache-dir <dir>', 'engine cache folder (default $METRIC3D_ENGINE_CACHE, else <cache>/engines)')
-    .option('--cache-dir <dir>', 'model cache folder')
+    .option('--cache-dir <dir>', 'cache folder: models in <dir>/models, engines in <dir>/engines (unless --engine-cache-dir or $METRIC3D_ENGINE_CACHE)')
     .option('--rebuild', 'build even when a cached engine matches', false)
     .option('-q, --quiet', 'no progress bar', false)
     .action((model: string, f: BuildEngineFlags) => run(() => buildEngineCommand(model, f, io)));
 }
 
 async function buildEngineCommand(model: string, f: BuildEngineFlags, io: Io): Promise<number> {
+  checkModelPresent(model, f.cacheDir);
   const line = new ProgressLine(io, f.quiet);
   const profile = f.profileMin || f.profileOpt || f.profileMax ? { min: f.profileMin, opt: f.profileOpt, max: f.profileMax } : undefined;
   const r = await buildEngine(model, {
     precision: f.precision,
     profile,
     workspaceMiB: f.workspace,
-    engineCacheDir: f.engineCacheDir,
+    engineCacheDir: engineDirFor(f.cacheDir, f.engineCacheDir),
     rebuild: f.rebuild,
     inputSize: f.inputSize,
     cacheDir: f.cacheDir,

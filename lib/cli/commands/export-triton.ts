@@ -1,8 +1,13 @@
 /** `metric3d export-triton`: a Triton Inference Server model repository entry for a model. */
 import { Option, type Command } from 'commander';
 
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
 import { exportTritonRepository } from '../../deploy/triton-export';
-import { EXIT_OK, integer, size, type Io, type Run } from '../common';
+import { InvalidArgumentError } from '../../errors';
+import { registry, tritonModelName } from '../../model/registry';
+import { checkModelPresent, engineDirFor, EXIT_OK, integer, size, type Io, type Run } from '../common';
 import { buildProgress, ProgressLine } from '../progress';
 
 interface ExportTritonFlags {
@@ -50,6 +55,11 @@ export function registerExportTriton(program: Command, io: Io, run: Run): void {
 }
 
 async function exportTritonCommand(model: string, repo: string, f: ExportTritonFlags, io: Io): Promise<number> {
+  const name = f.name ?? tritonModelName(model, Object.prototype.hasOwnProperty.call(registry().models, model) ? model : undefined);
+  const modelDir = join(resolve(repo), name);
+  if (!f.overwrite && existsSync(modelDir)) throw new InvalidArgumentError(`${modelDir} exists; pass --overwrite to replace it`);
+  checkModelPresent(model, f.cacheDir);
+  const engineCacheDir = engineDirFor(f.cacheDir);
   const line = new ProgressLine(io, f.quiet);
   const r = await exportTritonRepository(model, repo, {
     name: f.name,
@@ -64,6 +74,7 @@ async function exportTritonCommand(model: string, repo: string, f: ExportTritonF
     inputSize: f.inputSize,
     cacheDir: f.cacheDir,
     overwrite: f.overwrite,
+    tensorrt: engineCacheDir ? { engineCacheDir } : undefined,
     onProgress: buildProgress(line),
   });
   line.done();

@@ -8,7 +8,7 @@ import { Metric3D } from '../../metric3d';
 import { engineCacheDir } from '../../model/engine-cache';
 import { registry } from '../../model/registry';
 import { defaultCacheDir } from '../../paths';
-import { EXIT_OK, mib, type Io, type Run } from '../common';
+import { engineDirFor, EXIT_OK, mib, type Io, type Run } from '../common';
 
 interface InfoFlags {
   json: boolean;
@@ -20,7 +20,7 @@ export function registerInfo(program: Command, io: Io, run: Run): void {
     .command('info')
     .description('versions, backends (and why one is not available), GPU, cached models and engines')
     .option('--json', 'machine-readable output', false)
-    .option('--cache-dir <dir>', 'model cache folder')
+    .option('--cache-dir <dir>', 'cache folder: models in <dir>/models, TensorRT engines in <dir>/engines (unless $METRIC3D_ENGINE_CACHE)')
     .action((f: InfoFlags) => run(() => infoCommand(f, io)));
 }
 
@@ -42,8 +42,9 @@ function infoCommand(f: InfoFlags, io: Io): number {
   const info = Metric3D.info();
   const cache = f.cacheDir ?? defaultCacheDir();
   const models = listFiles(join(cache, 'models'), (n) => !n.endsWith('.partial'));
-  const engines = listFiles(engineCacheDir(), (n) => n.endsWith('.engine'));
-  const report = { ...info, cache: { dir: cache, models, engineDir: engineCacheDir(), engines }, registry: Object.keys(registry().models) };
+  const engineDir = engineCacheDir(engineDirFor(f.cacheDir));
+  const engines = listFiles(engineDir, (n) => n.endsWith('.engine'));
+  const report = { ...info, cache: { dir: cache, models, engineDir, engines }, registry: Object.keys(registry().models) };
   if (f.json) {
     io.out(`${JSON.stringify(report, null, 2)}\n`);
     return EXIT_OK;
@@ -55,10 +56,11 @@ function infoCommand(f: InfoFlags, io: Io): number {
   const t = info.backends.tensorrt;
   io.out(`  tensorrt     ${yes(t.available)}  ${t.reason}\n`);
   io.out(`               modules in this build: ${t.modules.length ? t.modules.map((m) => `TensorRT ${m}`).join(', ') : 'none'}\n`);
+  io.out(`  triton       ${yes(info.backends.triton.available)}  ${info.backends.triton.reason}\n`);
   io.out(`\nGPU\n  ${info.gpu.available ? `${info.gpu.name} (compute ${info.gpu.computeCapability}, ${mib(info.gpu.totalMemory)})` : info.gpu.reason}\n`);
   io.out(`\ncache ${cache}\n`);
   io.out(models.length ? models.map((m) => `  ${relative(cache, m.path)}  ${mib(m.bytes)}\n`).join('') : '  no downloaded models\n');
-  io.out(`engines ${engineCacheDir()}\n`);
+  io.out(`engines ${engineDir}\n`);
   io.out(engines.length ? engines.map((e) => `  ${basename(e.path)}  ${mib(e.bytes)}\n`).join('') : '  no cached engines\n');
   io.out(`\nregistry models: ${report.registry.join(', ')}\n`);
   return EXIT_OK;

@@ -16,15 +16,28 @@ import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
-const { values } = parseArgs({
-  options: {
-    iterations: { type: 'string', default: '30' },
-    sizes: { type: 'string', default: '1242x375,1920x1080' },
-    python: { type: 'string', default: '/usr/bin/python3' },
-    model: { type: 'string', default: 'demo' },
-    inflight: { type: 'string', default: '1,4,16' },
-  },
-});
+const usage = 'usage: npm run bench -- [--iterations N] [--sizes WxH,...] [--model name|path.onnx] [--inflight N,...] [--python path]';
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      iterations: { type: 'string', default: '30' },
+      sizes: { type: 'string', default: '1242x375,1920x1080' },
+      python: { type: 'string', default: '/usr/bin/python3' },
+      model: { type: 'string', default: 'demo' },
+      inflight: { type: 'string', default: '1,4,16' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (e) {
+  console.error(`error: ${e.message}\n${usage}`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
 const iterations = Number(values.iterations);
 const sizes = values.sizes.split(',').map((s) => s.split('x').map(Number));
 const { Metric3D, metricScale } = await import(join(root, 'dist/esm/index.mjs'));

@@ -10,20 +10,28 @@ import { parseArgs } from 'node:util';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const { Metric3D, Metric3DError } = await import(join(root, 'dist/esm/index.mjs'));
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    model: { type: 'string', default: 'demo' },
-    backend: { type: 'string', default: 'auto' },
-    fx: { type: 'string' },
-    fy: { type: 'string' },
-    cx: { type: 'string' },
-    cy: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
+const usage = 'usage: npm run demo -- [image] [--model name|path.onnx] [--backend auto|onnxruntime|tensorrt] [--fx F --fy F --cx X --cy Y]';
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      model: { type: 'string', default: 'demo' },
+      backend: { type: 'string', default: 'auto' },
+      fx: { type: 'string' },
+      fy: { type: 'string' },
+      cx: { type: 'string' },
+      cy: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (e) {
+  console.error(`error: ${e.message}\n${usage}`);
+  process.exit(2);
+}
+const { values, positionals } = parsed;
 if (values.help) {
-  console.log('usage: npm run demo -- [image] [--model name|path.onnx] [--backend auto|onnxruntime|tensorrt] [--fx F --fy F --cx X --cy Y]');
+  console.log(usage);
   process.exit(0);
 }
 
@@ -50,9 +58,8 @@ try {
   console.log(`backend   ${m.backend}: ${m.backendReason}`);
   const model = m.model;
   console.log(`model     ${model.name ?? model.path} (${model.contract} contract, input ${model.inputSize.join('x')}, normals: ${model.hasNormals ? 'yes' : 'no'})`);
-  if (model.name === 'demo') {
-    console.log('          note: the bundled "demo" model is a stand-in (a ground-plane prior, not Metric3D weights);');
-    console.log('          load real Metric3D v2 ONNX weights for real depth (see README, "Real weights").');
+  if (model.standIn) {
+    console.log(`STAND-IN: model '${model.name ?? model.path}' is the bundled stand-in (a ground-plane prior, not Metric3D weights): its depth is not a measurement; load real Metric3D v2 weights for real depth (README, "Real weights")`);
   }
   const cloud = await m.pointcloud(image, { intrinsics, withNormals: model.hasNormals });
   const r = cloud.prediction;
