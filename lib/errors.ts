@@ -157,6 +157,21 @@ export class CancelledError extends Metric3DError {
     super(ErrorCode.CANCELLED, message, options);
   }
 }
+/**
+ * A request (`predict`, `pointcloud`) was stopped through its `signal`; `cause` is the
+ * signal's reason. A {@link CancelledError} with the same code.
+ */
+export class AbortError extends CancelledError {
+  constructor(message = 'aborted', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+/** A request (`predict`, `pointcloud`) ran past its `timeoutMs`. A {@link CancelledError} with the same code. */
+export class TimeoutError extends CancelledError {
+  constructor(message = 'timed out', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
 /** A parity check found the engine's depth too far from the reference backend's. */
 export class VerifyError extends Metric3DError {
   constructor(message: string, options?: { cause?: unknown }) {

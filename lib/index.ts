@@ -25,3 +25,4 @@ export { downloadModel } from './model/download';
 export { evaluate, formatEvalTable, type EvalOptions } from './eval/evaluate';
 export { depthMetrics, normalMetrics } from './eval/metrics';
 export { exportTritonRepository, tritonConfig } from './deploy/triton-export';
+export { toPointCloud2, toDepthImage, toCameraInfo, fromImageMessage, rosTime, PointFieldType, DEFAULT_FRAME_ID } from './io/ros';

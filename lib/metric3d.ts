@@ -9,7 +9,8 @@ import { doctor } from './doctor';
 import { DisposedError, VerifyError } from './errors';
 import { depthAgreement, verificationProblems, verifyLimits } from './eval/metrics';
 import { native } from './native/binding';
-import { pointcloud, predict, type PipelineContext } from './pipeline';
+import type { RequestStop } from './cancel';
+import { pointcloud, predict, startRequest, type PipelineContext } from './pipeline';
 import type {
   BackendName,
   DoctorOptions,
@@ -167,7 +168,7 @@ export class Metric3D {
    * ```
    */
   predict(input: ImageInput, options?: PredictOptions): Promise<PredictResult> {
-    return this.#track(async () => (await predict(this.#context, input, options ?? {})).result);
+    return this.#track('predict', options, async (stop) => (await predict(this.#context, input, options ?? {}, undefined, undefined, stop)).result);
   }
 
   /**
@@ -180,7 +181,7 @@ export class Metric3D {
    * ```
    */
   pointcloud(input: ImageInput, options?: PointCloudOptions): Promise<PointCloud> {
-    return this.#track(() => pointcloud(this.#context, input, options));
+    return this.#track('pointcloud', options, (stop) => pointcloud(this.#context, input, options, stop));
   }
 
   /**
@@ -240,14 +241,30 @@ export class Metric3D {
     return v;
   }
 
-  #track<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one request: checks its options' keys, `signal` and `timeoutMs`, and tracks the
+   * work for dispose. A stopped request rejects at once; its work goes on to the end of
+   * the step it is in (never another) and stays tracked, so that dispose() waits for it.
+   */
+  #track<T>(what: 'predict' | 'pointcloud', options: unknown, fn: (stop: AbortSignal | undefined) => Promise<T>): Promise<T> {
     if (this.#disposed) return Promise.reject(new DisposedError());
-    const p = fn();
+    let stop: RequestStop | undefined;
+    try {
+      stop = startRequest(what, options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const p = fn(stop?.signal);
     this.#inflight.add(p);
     const done = () => this.#inflight.delete(p);
     p.then(done, done);
-    return p;
+    if (!stop) return p;
+    const s = stop;
+    return Promise.race([p, s.stopped]).finally(() => s.done());
   }
+
+  /** {@link dispose}, for `await using m = await Metric3D.load(...)`. */
+  declare [Symbol.asyncDispose]: () => Promise<void>;
 }
 
 const asyncDispose = (Symbol as { asyncDispose?: symbol }).asyncDispose;

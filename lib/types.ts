@@ -25,20 +25,39 @@ export interface IntrinsicsInput {
 /** Where the intrinsics of a result came from. `'default-fov'` means the metric scale is a guess. */
 export type IntrinsicsSource = 'caller' | 'exif' | 'default-fov';
 
-/** Already-decoded pixels: interleaved 8-bit, 1 (grey), 3 (RGB/BGR) or 4 (RGBA/BGRA) channels. */
+/**
+ * Already-decoded pixels: interleaved 8-bit, 1 (grey), 3 (RGB/BGR) or 4 (RGBA/BGRA)
+ * channels. `data` is read in place (a Uint8ClampedArray or an ArrayBuffer is viewed,
+ * not copied).
+ */
 export interface RawImage {
-  data: Uint8Array;
+  data: Uint8Array | Uint8ClampedArray | ArrayBuffer;
   width: number;
   height: number;
-  channels: number;
+  channels: 1 | 3 | 4;
   /** Colour order of the first three channels (default `'rgb'`). */
   order?: 'rgb' | 'bgr';
   /** Bytes per row (default `width * channels`). */
   stride?: number;
 }
 
-/** An encoded image (JPEG, PNG, WebP, TIFF, ... as Buffer or Uint8Array), a file path, or raw pixels. */
-export type ImageInput = Buffer | Uint8Array | string | RawImage;
+/**
+ * A frame as canvas `ImageData` holds it (and the `getImageData()` of node-canvas or
+ * skia-canvas): interleaved RGBA, 4 bytes per pixel, rows `width * 4` bytes apart.
+ * `colorSpace`, when present, must be `'srgb'`.
+ */
+export interface ImageDataLike {
+  data: Uint8ClampedArray | Uint8Array;
+  width: number;
+  height: number;
+  colorSpace?: string;
+}
+
+/**
+ * An encoded image (JPEG, PNG, WebP, TIFF, ... as Buffer, Uint8Array or ArrayBuffer),
+ * a file path, raw pixels, or an ImageData-like RGBA frame.
+ */
+export type ImageInput = Buffer | Uint8Array | ArrayBuffer | string | RawImage | ImageDataLike;
 
 /** Inference backends. */
 export type BackendName = 'onnxruntime' | 'tensorrt' | 'triton';
@@ -263,8 +282,23 @@ export interface PredictOptions {
   normals?: boolean;
   /** Largest metric depth; larger values are clamped (default 300 m, as upstream). */
   maxDepth?: number;
-  /** Write the depth map into this Float32Array of width * height values instead of a new one. */
+  /**
+   * Write the depth map into this Float32Array of width * height values instead of a new
+   * one. With `signal` or `timeoutMs` it is filled only when the request succeeds.
+   */
   out?: { depth?: Float32Array };
+  /**
+   * Stops the request: an already-aborted signal rejects at once, a request still
+   * queued is dropped, and one running rejects as soon as the signal aborts (its step
+   * in progress finishes in the background and the result is discarded). The promise
+   * rejects with {@link AbortError} (a {@link CancelledError}), `cause` = the signal's reason.
+   */
+  signal?: AbortSignal;
+  /**
+   * Time limit of the request in milliseconds from the call (queueing included); past
+   * it the request stops as with `signal` and rejects with {@link TimeoutError}.
+   */
+  timeoutMs?: number;
 }
 
 /** Timings of one request in milliseconds. */
@@ -319,7 +353,7 @@ export interface PointCloudOptions extends PredictOptions {
   minDepth?: number;
   /** Also attach normals per point when the model gives them (default false). */
   withNormals?: boolean;
-  /** Write an organised cloud into this Float32Array of width * height * 3 values. */
+  /** Write an organised cloud into this Float32Array of width * height * 3 values (with `signal` or `timeoutMs`: only when the request succeeds). */
   outPoints?: Float32Array;
 }
 
@@ -1035,4 +1069,106 @@ export interface DoctorReport {
   verdicts: DoctorVerdict[];
   /** Nothing failed (absent backends are not failures): `metric3d doctor` exits 0. */
   ok: boolean;
+}
+
+/** ROS 2 `builtin_interfaces/msg/Time`. */
+export interface RosTime {
+  sec: number;
+  nanosec: number;
+}
+
+/** ROS 2 `std_msgs/msg/Header`. */
+export interface RosHeader {
+  stamp: RosTime;
+  frame_id: string;
+}
+
+/** The header of a message built by the ROS helpers (`toPointCloud2`, `toDepthImage`, `toCameraInfo`). */
+export interface RosHeaderOptions {
+  /**
+   * Stamp and frame_id to pass through, typically the header of the `sensor_msgs/Image`
+   * the prediction was made from, so that the outputs line up with their frame.
+   */
+  header?: RosHeader;
+  /** frame_id (default: `header.frame_id`, else `'camera_optical_frame'`). */
+  frameId?: string;
+  /** Stamp (default: `header.stamp`, else the current time). */
+  stamp?: RosTime;
+}
+
+/** ROS 2 `sensor_msgs/msg/PointField`. */
+export interface RosPointField {
+  name: string;
+  offset: number;
+  /** 7 = FLOAT32. */
+  datatype: number;
+  count: number;
+}
+
+/** ROS 2 `sensor_msgs/msg/PointCloud2`, little-endian. */
+export interface RosPointCloud2 {
+  header: RosHeader;
+  height: number;
+  width: number;
+  fields: RosPointField[];
+  is_bigendian: boolean;
+  point_step: number;
+  row_step: number;
+  data: Uint8Array;
+  is_dense: boolean;
+}
+
+/** Options of `toPointCloud2`. */
+export interface PointCloud2Options extends RosHeaderOptions {
+  /** Include the `rgb` field (default: when the cloud has colours). */
+  colour?: boolean;
+  /** Include `normal_x`, `normal_y`, `normal_z` (default: when the cloud has normals). */
+  normals?: boolean;
+}
+
+/** ROS 2 `sensor_msgs/msg/Image`. */
+export interface RosImage {
+  header: RosHeader;
+  height: number;
+  width: number;
+  /** e.g. `'32FC1'`, `'16UC1'`, `'rgb8'`. */
+  encoding: string;
+  /** 0: little-endian. */
+  is_bigendian: number;
+  /** Bytes per row. */
+  step: number;
+  data: Uint8Array;
+}
+
+/** ROS 2 `sensor_msgs/msg/CompressedImage`. */
+export interface RosCompressedImage {
+  header?: RosHeader;
+  /** e.g. `'jpeg'`, `'png'`, `'rgb8; jpeg compressed bgr8'`. */
+  format: string;
+  data: Uint8Array | number[];
+}
+
+/** Options of `toDepthImage`. */
+export interface DepthImageOptions extends RosHeaderOptions {
+  /**
+   * `'32FC1'` (default): float32 metres, NaN where there is no depth (REP 118).
+   * `'16UC1'`: uint16 millimetres, rounded to the nearest; 0 where there is no depth or
+   * the rounded value exceeds 65535 mm.
+   */
+  encoding?: '32FC1' | '16UC1';
+}
+
+/** ROS 2 `sensor_msgs/msg/CameraInfo` of a rectified image (no distortion). */
+export interface RosCameraInfo {
+  header: RosHeader;
+  height: number;
+  width: number;
+  distortion_model: string;
+  d: number[];
+  k: number[];
+  r: number[];
+  p: number[];
+  binning_x: number;
+  binning_y: number;
+  roi: { x_offset: number; y_offset: number; height: number; width: number; do_rectify: boolean };
 }

@@ -100,3 +100,73 @@ export function depthArg(depth: unknown, width: unknown, height: unknown): { dep
   const s = imageDims(width, height);
   return { ...s, depth: float32Of(depth, 'depth', s.pixels, `width ${s.width} x height ${s.height}`) };
 }
+
+/**
+ * The option names of an options type, as a checked list: the object literal must name
+ * every key of `T` and no other, so the list cannot drift from the type.
+ */
+export function optionKeys<T>(keys: { [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.freeze(Object.keys(keys));
+}
+
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps) between two strings, case-insensitive. */
+export function editDistance(a: string, b: string): number {
+  const s = a.toLowerCase();
+  const t = b.toLowerCase();
+  const rows = s.length + 1;
+  const cols = t.length + 1;
+  const d: number[] = new Array(rows * cols).fill(0);
+  for (let i = 0; i < rows; i++) d[i * cols] = i;
+  for (let j = 0; j < cols; j++) d[j] = j;
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = s[i - 1] === t[j - 1] ? 0 : 1;
+      let v = Math.min(d[(i - 1) * cols + j] + 1, d[i * cols + j - 1] + 1, d[(i - 1) * cols + j - 1] + cost);
+      if (i > 1 && j > 1 && s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1]) v = Math.min(v, d[(i - 2) * cols + j - 2] + 1);
+      d[i * cols + j] = v;
+    }
+  }
+  return d[rows * cols - 1];
+}
+
+/** The known name closest to `key` (the first of equals, in the order given). */
+export function nearestKey(key: string, known: readonly string[]): string {
+  let best = known[0];
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const dist = editDistance(key, k);
+    if (dist < bestDistance) {
+      best = k;
+      bestDistance = dist;
+    }
+  }
+  return best;
+}
+
+/**
+ * Throws InvalidArgumentError for the first own key of `options` that is not in
+ * `known`, naming it and the nearest known key. Nothing is checked when `options` is
+ * not a plain object (the type checks report that).
+ */
+export function knownKeys(options: unknown, name: string, known: readonly string[]): void {
+  if (!isPlainObject(options)) return;
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const near = nearestKey(key, known);
+    throw new InvalidArgumentError(
+      `unknown option ${name}.${key}; did you mean ${name}.${near}? (${name} takes ${known.join(', ')})`,
+    );
+  }
+}
+
+/** Longest timer node accepts, in milliseconds. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** An optional time limit in milliseconds: a positive finite number up to MAX_TIMEOUT_MS. */
+export function optionalTimeout(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > MAX_TIMEOUT_MS) {
+    invalid(`a number of milliseconds in (0, ${MAX_TIMEOUT_MS}]`, name, v);
+  }
+  return v;
+}

@@ -24,3 +24,14 @@ writeFileSync(
 );
 writeFileSync(join(root, 'dist/esm/index.d.mts'), `export * from '../cjs/index.js';\n`);
 console.log(`dist/cjs and dist/esm written (${names.length} exports)`);
+
+// Subpath entries ("metric3d-trt/ros"): the same kind of wrapper over their CommonJS module.
+for (const [name, module] of [['ros', 'io/ros']]) {
+  const sub = createRequire(import.meta.url)(join(root, `dist/cjs/${module}.js`));
+  const subNames = Object.keys(sub).filter((n) => n !== 'default' && n !== '__esModule').sort();
+  writeFileSync(
+    join(root, `dist/esm/${name}.mjs`),
+    `import cjs from '../cjs/${module}.js';\n\nexport const {\n${subNames.map((n) => `  ${n},`).join('\n')}\n} = cjs;\nexport default cjs;\n`,
+  );
+  writeFileSync(join(root, `dist/esm/${name}.d.mts`), `export * from '../cjs/${module}.js';\n`);
+}

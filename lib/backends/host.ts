@@ -6,6 +6,8 @@
  */
 import { performance } from 'node:perf_hooks';
 
+import { throwIfStopped } from '../cancel';
+import { InvalidArgumentError } from '../errors';
 import { native } from '../native/binding';
 import type { ModelContract } from '../types';
 import type { Backend, InferRequest, InferResult, ModelOutputs, ModelRunner, RawOutput } from './types';
@@ -67,8 +69,11 @@ class HostBackend implements Backend {
       maxPixels: req.maxPixels,
     });
     const t1 = performance.now();
-    const run = () => this.#runner.run(tensor, Hi, Wi);
+    throwIfStopped(req.signal);
+    // A stopped request still queued is dropped when its turn comes, without running.
+    const run = () => (throwIfStopped(req.signal), this.#runner.run(tensor, Hi, Wi));
     const outputs = this.#runner.concurrent ? await run() : await this.#serial(run);
+    throwIfStopped(req.signal);
     const t2 = performance.now();
     const post = await b.postprocess({
       letterbox,
@@ -80,11 +85,21 @@ class HostBackend implements Backend {
       normals: req.normals ? outputs.normals : undefined,
       normalPlaneStride: outputs.normalPlaneStride,
       confidence: req.normals ? outputs.confidence : undefined,
-      outDepth: req.outDepth,
+      // With a stop signal the caller's buffer is filled by a copy once the request succeeds.
+      outDepth: req.signal ? undefined : req.outDepth,
     });
+    throwIfStopped(req.signal);
+    let depth = post.depth;
+    if (req.outDepth && depth !== req.outDepth) {
+      if (req.outDepth.length !== depth.length) {
+        throw new InvalidArgumentError(`output buffer outDepth must be a Float32Array of ${depth.length} elements`);
+      }
+      req.outDepth.set(depth);
+      depth = req.outDepth;
+    }
     const t3 = performance.now();
     return {
-      depth: post.depth,
+      depth,
       normals: post.normals,
       confidence: post.confidence,
       timings: { preprocess: ms(t0, t1), inference: ms(t1, t2), postprocess: ms(t2, t3) },

@@ -11,8 +11,20 @@ import { isStandIn, registry, resolveModel, tritonModelName } from '../model/reg
 import { native, nativePath } from '../native/binding';
 import { gpuStatus } from '../native/gpu';
 import { packageVersion } from '../paths';
-import type { ContractKind, LoadOptions, ModelContract, ModelInfo, Progress, RuntimeInfo, TritonLoadOptions } from '../types';
-import { finiteNumber, integerIn, invalid, oneOf, optionalFunction, optionalInputSize, optionalObject, optionalSignal } from '../validate';
+import type { ContractKind, LoadOptions, ModelContract, ModelInfo, Progress, RuntimeInfo, TensorRTOptions, TritonLoadOptions } from '../types';
+import {
+  finiteNumber,
+  integerIn,
+  invalid,
+  isPlainObject,
+  knownKeys,
+  oneOf,
+  optionalFunction,
+  optionalInputSize,
+  optionKeys,
+  optionalObject,
+  optionalSignal,
+} from '../validate';
 import { hostBackend } from './host';
 import { createOnnxRuntimeBackend, onnxruntimeStatus } from './onnxruntime';
 import { createTensorRTBackend, prepareEngine } from './tensorrt/engine';
@@ -48,9 +60,51 @@ export interface Selection {
   defaultFov: number;
 }
 
+const LOAD_KEYS = optionKeys<LoadOptions>({
+  model: true,
+  backend: true,
+  triton: true,
+  contract: true,
+  inputSize: true,
+  cacheDir: true,
+  maxPixels: true,
+  threads: true,
+  defaultFov: true,
+  tensorrt: true,
+  onProgress: true,
+  signal: true,
+});
+const TRITON_KEYS = optionKeys<TritonLoadOptions>({ url: true, modelName: true, modelVersion: true, timeoutMs: true, retries: true, headers: true });
+const TENSORRT_KEYS = optionKeys<TensorRTOptions>({
+  precision: true,
+  profile: true,
+  workspaceMiB: true,
+  optimizationLevel: true,
+  contexts: true,
+  engineCacheDir: true,
+  rebuild: true,
+  warmup: true,
+  verify: true,
+  device: true,
+});
+const PROFILE_KEYS = optionKeys<NonNullable<TensorRTOptions['profile']>>({ min: true, opt: true, max: true });
+const VERIFY_KEYS = optionKeys<{ maxAbsRel?: number; maxInvalidShare?: number }>({ maxAbsRel: true, maxInvalidShare: true });
+
+/** Refuses unknown keys in load options and in their nested option objects. */
+function checkLoadKeys(o: Record<string, unknown>): void {
+  knownKeys(o, 'options', LOAD_KEYS);
+  knownKeys(o.triton, 'options.triton', TRITON_KEYS);
+  knownKeys(o.tensorrt, 'options.tensorrt', TENSORRT_KEYS);
+  if (isPlainObject(o.tensorrt)) {
+    knownKeys(o.tensorrt.profile, 'options.tensorrt.profile', PROFILE_KEYS);
+    knownKeys(o.tensorrt.verify, 'options.tensorrt.verify', VERIFY_KEYS);
+  }
+}
+
 /** Checks load options and fills in defaults. */
 export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   const o = optionalObject(options, 'options');
+  checkLoadKeys(o);
   if (typeof o.model !== 'string' || o.model.length === 0) invalid('a model name or .onnx path', 'options.model', o.model);
   const backend = oneOf(o.backend ?? 'auto', 'options.backend', ['auto', 'onnxruntime', 'tensorrt', 'triton'] as const);
   const contract = o.contract === undefined ? undefined : oneOf(o.contract, 'options.contract', ['upstream', 'community'] as const);

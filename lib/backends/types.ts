@@ -22,6 +22,12 @@ export interface InferRequest {
   outDepth?: Float32Array;
   /** Back-projection settings; a backend with its own back-projection returns the cloud. */
   cloud?: NativeCloudRequest;
+  /**
+   * Aborted when the request is stopped (its reason is the typed error): a backend
+   * starts no further step, drops a request still queued, and never writes `outDepth`
+   * for a stopped request.
+   */
+  signal?: AbortSignal;
 }
 
 /** Time per stage of one request, in milliseconds. */

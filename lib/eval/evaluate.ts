@@ -45,8 +45,9 @@ import { performance } from 'node:perf_hooks';
 
 import { InvalidArgumentError } from '../errors';
 import { Metric3D } from '../metric3d';
+import { registry } from '../model/registry';
 import type { EvalAggregate, EvalReport, EvalSkipped, ImageEval, MetricOptions, TritonLoadOptions } from '../types';
-import { integerIn, invalid, isPlainObject, optionalObject } from '../validate';
+import { integerIn, invalid, isPlainObject, knownKeys, optionKeys, optionalObject } from '../validate';
 import { pathOf, readDataset, readDepthPng, readNormalPng, sizeCheck, type Subset } from './dataset';
 import { cropMask, depthMetrics, meanMetrics, metricOptions, normalMetrics } from './metrics';
 
@@ -72,6 +73,21 @@ export interface EvalOptions extends MetricOptions {
   /** Images in flight at once (default 1). */
   concurrency?: number;
 }
+
+const EVAL_KEYS = optionKeys<EvalOptions>({
+  model: true,
+  backend: true,
+  subsets: true,
+  inputSize: true,
+  instance: true,
+  onProgress: true,
+  concurrency: true,
+  minDepth: true,
+  maxDepth: true,
+  crop: true,
+  triton: true,
+});
+const CROP_KEYS = ['top', 'bottom', 'left', 'right'] as const;
 
 function errorText(e: unknown): string {
   if (e instanceof Error) return `${e.name}: ${e.message}`;
@@ -159,6 +175,8 @@ function aggregate(images: readonly ImageEval[]): EvalAggregate {
  */
 export async function evaluate(datasetDir: string, options?: EvalOptions): Promise<EvalReport> {
   const o = optionalObject(options, 'options') as EvalOptions;
+  knownKeys(o, 'options', EVAL_KEYS);
+  knownKeys(o.crop, 'options.crop', CROP_KEYS);
   const metric = metricOptions(o, 'options');
   if (o.instance !== undefined) {
     if (!(o.instance instanceof Metric3D)) invalid('a Metric3D instance', 'options.instance', o.instance);

@@ -3,10 +3,12 @@
  * applied), or caller-supplied raw pixels.
  * @internal
  */
+import { types } from 'node:util';
+
 import sharp from 'sharp';
 
 import { ChannelsError, DecodeError, ImageTooLargeError, InvalidArgumentError } from '../errors';
-import type { ExifCamera, ImageInput, RawImage } from '../types';
+import type { ExifCamera, ImageDataLike, ImageInput, RawImage } from '../types';
 import { describe, isPlainObject } from '../validate';
 import type { NativeImage } from '../native/types';
 
@@ -87,8 +89,44 @@ export async function cameraFromExif(exif: Buffer | undefined): Promise<ExifCame
   }
 }
 
+const bytesOf = (v: ArrayBufferLike | ArrayBufferView): Uint8Array =>
+  ArrayBuffer.isView(v) ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(v);
+
+/**
+ * The input kinds that are views of the plain ones, as those (no pixel is copied): an
+ * ArrayBuffer of encoded bytes becomes a Uint8Array; raw pixels in a Uint8ClampedArray
+ * or an ArrayBuffer become a Uint8Array; an ImageData-like frame (no `channels`)
+ * becomes 4-channel RGB(A) raw pixels.
+ */
+export function viewInput(input: ImageInput): Uint8Array | string | RawImage {
+  if (types.isAnyArrayBuffer(input)) return bytesOf(input);
+  if (input instanceof Uint8ClampedArray) {
+    throw new InvalidArgumentError(
+      `expected an encoded image Buffer, a file path or raw pixels for input, got ${describe(input)}: pass pixels as { data, width, height, channels }`,
+    );
+  }
+  if (!isRawImage(input)) return input as Uint8Array | string;
+  const { data } = input as { data: unknown };
+  const view = data instanceof Uint8ClampedArray || types.isAnyArrayBuffer(data) ? bytesOf(data) : data;
+  const raw = input as Partial<RawImage>;
+  if (raw.channels !== undefined || raw.order !== undefined || raw.stride !== undefined) {
+    return view === data ? input : { ...(input as RawImage), data: view as Uint8Array };
+  }
+  const { width, height, colorSpace } = input as ImageDataLike;
+  if (colorSpace !== undefined && colorSpace !== 'srgb') {
+    throw new InvalidArgumentError(`expected 'srgb' for image.colorSpace, got ${describe(colorSpace)}`);
+  }
+  if (view instanceof Uint8Array && typeof width === 'number' && typeof height === 'number' && view.length !== width * height * 4) {
+    throw new InvalidArgumentError(
+      `image.data holds ${view.length} bytes; a frame without channels is RGBA as ImageData (${width}x${height}x4 = ${width * height * 4} bytes): give channels for other layouts`,
+    );
+  }
+  return { data: view as Uint8Array, width, height, channels: 4 };
+}
+
 /** Decodes any supported input into 8-bit interleaved pixels. */
-export async function decodeImage(input: ImageInput, maxPixels: number): Promise<DecodedImage> {
+export async function decodeImage(given: ImageInput, maxPixels: number): Promise<DecodedImage> {
+  const input = viewInput(given);
   if (isRawImage(input)) return rawImage(input, maxPixels);
   const isPath = typeof input === 'string';
   if (!isPath && !(input instanceof Uint8Array)) {

@@ -19,7 +19,7 @@ import { basename, dirname, isAbsolute, join, posix, relative, resolve } from 'n
 import { CancelledError, DownloadError, InvalidArgumentError } from '../errors';
 import { defaultCacheDir } from '../paths';
 import { registry } from './registry';
-import { booleanOr, integerIn, invalid, optionalFunction, optionalObject, optionalSignal } from '../validate';
+import { booleanOr, integerIn, invalid, knownKeys, optionKeys, optionalFunction, optionalObject, optionalSignal } from '../validate';
 import { hashFileInto, sha256OfFile } from './sha256';
 import type { DownloadOptions, DownloadProgress, DownloadResult, RegistryEntry } from '../types';
 
@@ -46,6 +46,8 @@ const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 const PROGRESS_INTERVAL_MS = 100;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+const DOWNLOAD_KEYS = optionKeys<DownloadOptions>({ cacheDir: true, mirror: true, onProgress: true, signal: true, idleTimeoutMs: true, force: true });
+
 /** Destinations (`.partial` paths) being written by this process. */
 const active = new Set<string>();
 
@@ -69,6 +71,7 @@ const active = new Set<string>();
  */
 export async function downloadModel(name: string, options: DownloadOptions = {}): Promise<DownloadResult> {
   if (typeof name !== 'string' || name === '') invalid('a registry model name', 'name', name);
+  knownKeys(options, 'options', DOWNLOAD_KEYS);
   const reg = registry();
   const entry = Object.prototype.hasOwnProperty.call(reg.models, name) ? reg.models[name] : undefined;
   if (!entry) throw new InvalidArgumentError(`unknown model '${name}'; known: ${Object.keys(reg.models).join(', ')}`);

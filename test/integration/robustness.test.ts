@@ -83,8 +83,8 @@ describe('bad inputs', () => {
 
   it('raw pixels with a bad channel count, size or order give typed errors', async () => {
     const px = new Uint8Array(32 * 32 * 4);
-    expect(await rejection(m.predict({ data: px, width: 32, height: 32, channels: 2 }, { intrinsics: K }))).toBeInstanceOf(ChannelsError);
-    expect(await rejection(m.predict({ data: px, width: 32, height: 32, channels: 5 }, { intrinsics: K }))).toBeInstanceOf(ChannelsError);
+    expect(await rejection(m.predict({ data: px, width: 32, height: 32, channels: 2 as 3 }, { intrinsics: K }))).toBeInstanceOf(ChannelsError);
+    expect(await rejection(m.predict({ data: px, width: 32, height: 32, channels: 5 as 3 }, { intrinsics: K }))).toBeInstanceOf(ChannelsError);
     const short = await rejection(m.predict({ data: px.subarray(0, 100), width: 32, height: 32, channels: 3 }, { intrinsics: K }));
     expect(short).toBeInstanceOf(InvalidArgumentError);
     expect(short.message).toMatch(/needs 3072/);

@@ -4,6 +4,7 @@
  * one upload and one download per request). engine.ts builds or finds the plan.
  * @internal
  */
+import { throwIfStopped } from '../../cancel';
 import { EngineLoadError, ModelContractError } from '../../errors';
 import { native, type EngineHandle, type NativeTensorRT } from '../../native/binding';
 import type { EngineBuildResult, ModelContract } from '../../types';
@@ -74,6 +75,7 @@ export class TensorRTBackend implements Backend {
     const slot = await this.#acquire();
     let r: Awaited<ReturnType<EngineRunner>>;
     try {
+      throwIfStopped(req.signal); // stopped while waiting for a slot: dropped without running
       const handle = this.#handle;
       if (!handle) throw new EngineLoadError('the TensorRT engine has been released');
       r = await this.#runner({
@@ -92,6 +94,7 @@ export class TensorRTBackend implements Backend {
     } finally {
       this.#release(slot);
     }
+    throwIfStopped(req.signal);
     let depth = r.depth;
     if (req.outDepth) {
       req.outDepth.set(r.depth);
