@@ -10,6 +10,7 @@ import type { Backend } from './backends/types';
 import { attachCloudWriters, attachPredictionWriters } from './io/writers';
 import { decodeImage, type DecodedImage } from './io/input';
 import { resolveIntrinsics } from './io/intrinsics';
+import { warnImplausibleIntrinsics } from './io/intrinsics-check';
 import { native } from './native/binding';
 import type { ImageInput, Intrinsics, IntrinsicsSource, Letterbox, ModelInfo, PointCloud, PointCloudOptions, PredictOptions, PredictResult } from './types';
 import { booleanOr, finiteNumber, invalid, optionalObject } from './validate';
@@ -82,6 +83,7 @@ export async function predict(
   const sensorWidthMm = o.sensorWidthMm === undefined ? undefined : finiteNumber(o.sensorWidthMm, 'options.sensorWidthMm');
   if (sensorWidthMm !== undefined && !(sensorWidthMm > 0)) invalid('a positive sensor width in mm', 'options.sensorWidthMm', sensorWidthMm);
   const { intrinsics, source, detail } = resolveIntrinsics(o.intrinsics, decoded.camera, fov, width, height, sensorWidthMm);
+  warnImplausibleIntrinsics(intrinsics, width, height, detail);
 
   const [Hi, Wi] = ctx.model.inputSize;
   const letterbox = native().letterbox(height, width, Hi, Wi);
