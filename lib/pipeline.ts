@@ -11,6 +11,7 @@ import { requestStop, throwIfStopped, type RequestStop } from './cancel';
 import { attachCloudWriters, attachPredictionWriters } from './io/writers';
 import { decodeImage, type DecodedImage } from './io/input';
 import { resolveIntrinsics } from './io/intrinsics';
+import { warnImplausibleIntrinsics } from './io/intrinsics-check';
 import { native } from './native/binding';
 import type {
   ImageInput,
@@ -143,6 +144,7 @@ export async function predict(
     width,
     height,
   });
+  warnImplausibleIntrinsics(intrinsics, width, height, detail);
 
   const [Hi, Wi] = ctx.model.inputSize;
   const letterbox = native().letterbox(height, width, Hi, Wi);

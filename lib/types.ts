@@ -117,7 +117,7 @@ export interface TritonLoadOptions {
   modelVersion?: string;
   /** Per-request timeout in ms (default 30000). */
   timeoutMs?: number;
-  /** Retries after a connection failure (not after HTTP errors or timeouts), with exponential back-off from 100 ms (default 3). */
+  /** Retries after a connection failure (not after HTTP errors or timeouts), with exponential back-off from 100 ms up to 2 s (default 3, at most 10). */
   retries?: number;
   /** Extra HTTP headers (e.g. authorisation for a gateway). */
   headers?: Record<string, string>;

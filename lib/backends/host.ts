@@ -7,9 +7,9 @@
 import { performance } from 'node:perf_hooks';
 
 import { throwIfStopped } from '../cancel';
-import { InvalidArgumentError } from '../errors';
-import { native } from '../native/binding';
-import type { ModelContract } from '../types';
+import { InvalidArgumentError, ModelContractError } from '../errors';
+import { native, type NativeOutputShape } from '../native/binding';
+import type { ModelContract, ValueInfo } from '../types';
 import type { Backend, InferRequest, InferResult, ModelOutputs, ModelRunner, RawOutput } from './types';
 
 const ms = (a: number, b: number) => Math.round((b - a) * 1000) / 1000;
@@ -40,6 +40,43 @@ export function assembleOutputs(c: ModelContract, height: number, width: number,
     else if (layout.confidenceInNormals) out.confidence = normal.data.subarray(3 * plane, 4 * plane);
   }
   return out;
+}
+
+/**
+ * Checks the output shapes and element types a graph (or a server's metadata) declares
+ * against the contract and the model input size, with the native model-output rule in
+ * its declared form: a symbolic or dynamic dim is unknown and passes, a known one must
+ * fit, and the outputs must share one element type. Throws ModelContractError naming
+ * the model (`label`).
+ */
+export function checkDeclaredOutputs(
+  c: ModelContract,
+  outputs: readonly ValueInfo[],
+  inputSize: readonly [number, number],
+  label: string,
+): void {
+  const shape = (name: string | undefined): NativeOutputShape | undefined => {
+    const v = name === undefined ? undefined : outputs.find((o) => o.name === name);
+    if (!v) return undefined;
+    const dims = v.shape.map((d) => (typeof d === 'number' && Number.isSafeInteger(d) && d >= 0 ? d : -1));
+    return { name: v.name, dims, dtype: v.type === 'float16' ? 'float16' : 'float32' };
+  };
+  const depth = shape(c.outputs.depth);
+  if (!depth) throw new ModelContractError(`${label}: the graph has no output '${c.outputs.depth}'`);
+  const normal = shape(c.outputs.normal);
+  try {
+    native().checkOutputs({
+      height: inputSize[0],
+      width: inputSize[1],
+      depth,
+      normal,
+      confidence: normal && shape(c.outputs.confidence),
+      declared: true,
+    });
+  } catch (e) {
+    if (e instanceof ModelContractError) throw new ModelContractError(`${label}: ${e.message}`, { cause: e });
+    throw e;
+  }
 }
 
 class HostBackend implements Backend {

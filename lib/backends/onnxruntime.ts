@@ -61,7 +61,12 @@ class OnnxRuntimeRunner implements ModelRunner {
   #ort: Ort;
   #fetches: string[];
 
-  constructor(o: Ort, session: OrtTypes.InferenceSession, readonly contract: ModelContract) {
+  constructor(
+    o: Ort,
+    session: OrtTypes.InferenceSession,
+    readonly contract: ModelContract,
+    readonly outputInfo: readonly ValueInfo[],
+  ) {
     this.#ort = o;
     this.#session = session;
     this.description = `onnxruntime ${o.env.versions?.node ?? ''}, CPU execution provider`;
@@ -126,8 +131,9 @@ export async function createOnnxRuntimeBackend(
     throw new ModelLoadError(`cannot load ${path} as an ONNX model: ${(cause as Error).message}`, { cause });
   }
   try {
-    const contract = detectContract(valueInfos(session.inputMetadata), valueInfos(session.outputMetadata), specs);
-    return new OnnxRuntimeRunner(o, session, contract);
+    const outputs = valueInfos(session.outputMetadata);
+    const contract = detectContract(valueInfos(session.inputMetadata), outputs, specs);
+    return new OnnxRuntimeRunner(o, session, contract, outputs);
   } catch (e) {
     await session.release().catch(() => undefined);
     throw e;

@@ -25,7 +25,7 @@ import {
   optionalObject,
   optionalSignal,
 } from '../validate';
-import { hostBackend } from './host';
+import { checkDeclaredOutputs, hostBackend } from './host';
 import { createOnnxRuntimeBackend, onnxruntimeStatus } from './onnxruntime';
 import { createTensorRTBackend, prepareEngine } from './tensorrt/engine';
 import { loadTensorRT, resolveTensorRTOptions, tensorrtStatus, type ResolvedTensorRTOptions } from './tensorrt/options';
@@ -181,9 +181,11 @@ export async function selectBackend(o: ResolvedLoadOptions, check?: (s: Selectio
   const resolved = resolveModel(o.model, o.cacheDir);
   const reg = registry();
   const label = resolved.name ? `registry model '${resolved.name}'` : resolved.path;
-  const backend = hostBackend(await createOnnxRuntimeBackend(resolved.path, reg.contracts, o.threads));
+  const runner = await createOnnxRuntimeBackend(resolved.path, reg.contracts, o.threads);
+  const backend = hostBackend(runner);
   try {
     const size = modelInputSize(backend.contract, { entry: resolved.entry, kind: o.contract, label, inputSize: o.inputSize });
+    checkDeclaredOutputs(runner.contract, runner.outputInfo, size, label);
     return {
       backend,
       model: modelInfo(backend.contract, size, resolved.path, resolved.name),
@@ -244,10 +246,12 @@ async function selectTriton(o: ResolvedLoadOptions): Promise<Selection> {
   const entry = Object.prototype.hasOwnProperty.call(reg.models, o.model) ? reg.models[o.model] : undefined;
   const name = entry ? o.model : undefined;
   const modelName = t.modelName ?? tritonModelName(o.model, name);
-  const backend = hostBackend(await createTritonBackend({ ...t, modelName } as TritonLoadOptions, reg.contracts));
+  const runner = await createTritonBackend({ ...t, modelName } as TritonLoadOptions, reg.contracts);
+  const backend = hostBackend(runner);
   try {
     const label = `triton model '${modelName}'${name ? ` (registry model '${name}')` : ''}`;
     const size = modelInputSize(backend.contract, { entry, kind: o.contract, label, inputSize: o.inputSize });
+    checkDeclaredOutputs(runner.contract, runner.outputInfo, size, label);
     return {
       backend,
       model: modelInfo(backend.contract, size, `${String(t.url).replace(/\/+$/, '')}/v2/models/${modelName}`, name),

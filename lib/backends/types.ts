@@ -4,7 +4,7 @@
  * which the host pipeline (host.ts) turns into a Backend.
  * @internal
  */
-import type { BackendName, EngineBuildResult, Letterbox, ModelContract } from '../types';
+import type { BackendName, EngineBuildResult, Letterbox, ModelContract, ValueInfo } from '../types';
 import type { NativeCloud, NativeCloudRequest, NativeImage, TensorData, TensorDType } from '../native/types';
 
 /** One decoded image, its letterbox geometry and what to compute for it. */
@@ -80,6 +80,8 @@ export interface ModelRunner {
   readonly description: string;
   /** Takes concurrent requests (a remote server); otherwise runs are serialised. */
   readonly concurrent: boolean;
+  /** The outputs as the graph or the server's metadata declares them (checked at load). */
+  readonly outputInfo: readonly ValueInfo[];
   run(tensor: TensorData, height: number, width: number): Promise<ModelOutputs>;
   dispose(): Promise<void>;
 }

@@ -15,13 +15,17 @@ export interface NativeBinding {
   readonly errorCodes: string[];
   /** Input-size limits (native/core/include/m3d/limits.h). */
   readonly limits: { maxInputSide: number; minInputSide: number; patch: number; defaultInputSize: [number, number] };
-  /** The model-output rule: throws ModelContractError / InferenceError, else the layout. */
+  /**
+   * The model-output rule: throws ModelContractError / InferenceError, else the layout.
+   * `declared`: the shapes a graph declares (-1 = unknown dim, [] = unknown rank).
+   */
   checkOutputs(req: {
     height: number;
     width: number;
     depth: NativeOutputShape;
     normal?: NativeOutputShape;
     confidence?: NativeOutputShape;
+    declared?: boolean;
   }): { dtype: TensorDType; normalChannels: number; confidence: boolean; confidenceInNormals: boolean };
   setErrorFactory(factory: (code: string, message: string) => Error): void;
   letterbox(srcHeight: number, srcWidth: number, inputHeight: number, inputWidth: number): Letterbox;

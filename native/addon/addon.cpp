@@ -72,8 +72,9 @@ Napi::Value register_error_factory(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// checkOutputs({height, width, depth, normal?, confidence?}): the model-output rule
-// of m3d::check_outputs for outputs a JS backend received.
+// checkOutputs({height, width, depth, normal?, confidence?, declared?}): the model-output
+// rule of m3d::check_outputs for outputs a JS backend received, or (declared: true) for
+// the shapes a graph or a server's metadata declares, where -1 is an unknown dim.
 Napi::Value check_outputs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) {

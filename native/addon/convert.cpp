@@ -219,6 +219,7 @@ m3d::OutputShapes output_shapes_from(Napi::Env env, Napi::Object req) {
   s.depth = raw_output_from(env, req, "depth", true);
   s.normal = raw_output_from(env, req, "normal", false);
   s.confidence = raw_output_from(env, req, "confidence", false);
+  s.declared = get_bool(req, "declared", false);
   return s;
 }
 

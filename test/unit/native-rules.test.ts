@@ -56,10 +56,10 @@ describe('rules shared with the native core', () => {
     const c = native().checkOutputs;
     expect(() => c({ height: 14, width: 28, depth: shape('pred_depth', [1, 2, 14, 28]) })).toThrow(ModelContractError);
     expect(() => c({ height: 14, width: 28, depth: shape('pred_depth', [1, 2, 14, 28]) })).toThrow(
-      "model output 'pred_depth' has shape [1, 2, 14, 28]; expected 1 channel(s) of 14x28",
+      "model output 'pred_depth' has shape [1, 2, 14, 28]; expected [1, 1, 14, 28], [1, 14, 28] or [14, 28]",
     );
     expect(() => c({ height: 14, width: 28, depth: shape('d', [1, 1, 14, 28]), normal: shape('n', [1, 5, 14, 28]) })).toThrow(
-      "model output 'n' has shape [1, 5, 14, 28]; expected 3 or 4 channel(s) of 14x28",
+      "model output 'n' has shape [1, 5, 14, 28]; expected [1, C, 14, 28] or [C, 14, 28] with C = 3 or 4",
     );
     expect(() => c({ height: 14, width: 28, depth: shape('d', [1, 1, 14, 27]) })).toThrow(ModelContractError);
     expect(() => c({ height: 14, width: 28, depth: shape('d', [1, 1, 14, 28]), normal: shape('n', [1, 3, 14, 28], 'float16') })).toThrow(
@@ -68,5 +68,34 @@ describe('rules shared with the native core', () => {
     expect(() => c({ height: 14, width: 28, depth: shape('d', [1, 1, 14, 28]), normal: shape('n', [1, 3, 14, 28], 'float16') })).toThrow(
       'model outputs mix float16 and float32; metric3d-trt needs one element type',
     );
+  });
+
+  it('checkOutputs: the right element count in another layout is refused', () => {
+    const c = native().checkOutputs;
+    const expected = 'expected [1, 1, 14, 28], [1, 14, 28] or [14, 28]';
+    for (const dims of [[1, 28, 14], [1, 1, 28, 14], [1, 14 * 28], [1, 1, 1, 14, 28], [2, 1, 7, 28], [14, 28, 1], [0, 1, 14, 28]]) {
+      expect(() => c({ height: 14, width: 28, depth: shape('d', dims) })).toThrow(ModelContractError);
+      expect(() => c({ height: 14, width: 28, depth: shape('d', dims) })).toThrow(`model output 'd' has shape [${dims.join(', ')}]; ${expected}`);
+    }
+    // -1 is an unknown dim only in declared shapes.
+    expect(() => c({ height: 14, width: 28, depth: shape('d', [-1, 1, 14, 28]) })).toThrow(ModelContractError);
+  });
+
+  it('checkOutputs on declared shapes: unknown dims pass, known ones must fit, mixed types are a contract error', () => {
+    const c = native().checkOutputs;
+    expect(c({ height: 14, width: 28, depth: shape('d', [-1, 1, -1, -1]), normal: shape('n', [-1, 4, -1, -1]), declared: true })).toEqual({
+      dtype: 'float32',
+      normalChannels: 4,
+      confidence: true,
+      confidenceInNormals: true,
+    });
+    expect(c({ height: 14, width: 28, depth: shape('d', []), normal: shape('n', [-1, -1, -1, -1]), declared: true }).normalChannels).toBe(0);
+    expect(() => c({ height: 14, width: 28, depth: shape('d', [1, 1, 28, 14]), declared: true })).toThrow(
+      "model output 'd' is declared with shape [1, 1, 28, 14]; expected [1, 1, 14, 28], [1, 14, 28] or [14, 28]",
+    );
+    expect(() => c({ height: 14, width: 28, depth: shape('d', [-1, 2, -1, -1]), declared: true })).toThrow(ModelContractError);
+    const mixed = { height: 14, width: 28, depth: shape('d', [-1, 1, -1, -1]), normal: shape('n', [-1, 3, -1, -1], 'float16') };
+    expect(() => c({ ...mixed, declared: true })).toThrow(ModelContractError);
+    expect(() => c({ ...mixed, declared: true })).toThrow('model outputs mix float16 and float32; metric3d-trt needs one element type');
   });
 });

@@ -27,6 +27,7 @@ import { scanOnnxGraph, type GraphScan } from '../../model/onnx-graph';
 import { modelPath, registry, registrySibling, resolveModel } from '../../model/registry';
 import { native, type NativeBuildEvent } from '../../native/binding';
 import type { NativeImage } from '../../native/types';
+import { checkDeclaredOutputs } from '../host';
 import { loadEngine, TensorRTBackend } from './backend';
 import type {
   ContractKind,
@@ -166,6 +167,7 @@ export function engineTarget(
   const scan = scanOnnxGraph(path);
   const contract = detectContract(scan.inputs, scan.outputs, specs);
   const inputSize = chooseSize(contract);
+  checkDeclaredOutputs(contract, scan.outputs, inputSize, label);
   return { path, label, scan, contract, inputSize, profile: chooseProfile(inputSize, contract.fixedSize, profile) };
 }
 

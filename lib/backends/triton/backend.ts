@@ -24,6 +24,13 @@ import {
   type Settings,
 } from './http';
 
+/** The most bytes read of a metadata or health response. */
+const METADATA_BYTES = 16 * 1024 * 1024;
+/** Room for an inference response's JSON header besides the tensor bytes. */
+const RESPONSE_HEADER_BYTES = 1024 * 1024;
+/** Upper bound of one float as KServe v2 JSON text (digits, sign, exponent, comma). */
+const JSON_BYTES_PER_VALUE = 32;
+
 /** What the server said about itself (GET /v2). */
 export interface TritonServerInfo {
   name: string;
@@ -72,8 +79,30 @@ interface ResponseOutput {
   name: string;
   datatype: string;
   shape: number[];
-  parameters?: { binary_data_size?: number };
+  parameters?: { binary_data_size?: unknown } | null;
   data?: unknown[];
+}
+
+const preview = (v: unknown) => {
+  const t = JSON.stringify(v) ?? String(v);
+  return t.length > 200 ? `${t.slice(0, 200)}...` : t;
+};
+
+/** Checks one entry of a response's `outputs`: an object with a name, a datatype and a shape of non-negative integers. */
+function responseOutput(o: unknown, index: number): ResponseOutput {
+  if (!o || typeof o !== 'object' || Array.isArray(o)) {
+    throw new InferenceError(`the triton inference response has output ${index} that is not an object: ${preview(o)}`);
+  }
+  const r = o as Record<string, unknown>;
+  if (typeof r.name !== 'string') throw new InferenceError(`the triton inference response has output ${index} without a name: ${preview(o)}`);
+  if (typeof r.datatype !== 'string') throw new InferenceError(`triton output '${r.name}' has no datatype: ${preview(o)}`);
+  if (!Array.isArray(r.shape) || !r.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+    throw new InferenceError(`triton output '${r.name}' has no valid shape (an array of non-negative integers): ${preview(r.shape)}`);
+  }
+  if (r.parameters !== undefined && r.parameters !== null && typeof r.parameters !== 'object') {
+    throw new InferenceError(`triton output '${r.name}' has parameters that are not an object: ${preview(r.parameters)}`);
+  }
+  return r as unknown as ResponseOutput;
 }
 
 function isTensorList(v: unknown): v is TensorMetadata[] {
@@ -97,6 +126,7 @@ class TritonBackendImpl implements TritonBackend {
   readonly name = 'triton' as const;
   readonly concurrent = true as const;
   readonly description: string;
+  readonly outputInfo: readonly ValueInfo[];
   #disposed = false;
   #settings: Settings;
   #inferPath: string;
@@ -110,7 +140,9 @@ class TritonBackendImpl implements TritonBackend {
     readonly server: TritonServerInfo,
     binary: boolean,
     label: string,
+    outputInfo: readonly ValueInfo[],
   ) {
+    this.outputInfo = outputInfo;
     this.#settings = settings;
     this.#inferPath = `${modelPath}/infer`;
     this.#binary = binary;
@@ -155,9 +187,12 @@ class TritonBackendImpl implements TritonBackend {
       headers = { 'content-type': 'application/json' };
     }
 
-    const r = await request(this.#settings, 'POST', this.#inferPath, { headers, body });
+    const r = await request(this.#settings, 'POST', this.#inferPath, { headers, body, maxBytes: this.#maxResponseBytes(height, width) });
     if (!r.ok) {
       if (r.kind === 'timeout') throw new InferenceError(`triton inference timed out after ${this.#settings.timeoutMs} ms`, { cause: r.cause });
+      if (r.kind === 'too-large') {
+        throw new InferenceError(`triton server at ${this.#settings.url}: ${r.reason} (the outputs of one ${height}x${width} image)`);
+      }
       throw new InferenceError(
         `triton server at ${this.#settings.url} is not reachable (${this.#settings.retries + 1} attempts): ${r.reason}`,
         { cause: r.cause },
@@ -168,22 +203,34 @@ class TritonBackendImpl implements TritonBackend {
     return this.#parse(res.body, res.headers.get(HEADER_LENGTH), height, width);
   }
 
+  /**
+   * The longest inference response the outputs of one height x width image can give:
+   * every output at its largest (depth, 4 normal planes, confidence) in float32 bytes,
+   * or as JSON numbers, plus room for the JSON header.
+   */
+  #maxResponseBytes(height: number, width: number): number {
+    const out = this.contract.outputs;
+    const planes = 1 + (out.normal ? 4 : 0) + (out.confidence ? 1 : 0);
+    return planes * height * width * (this.#binary ? 4 : JSON_BYTES_PER_VALUE) + RESPONSE_HEADER_BYTES;
+  }
+
   #parse(buf: ArrayBuffer, headerLength: string | null, height: number, width: number): ModelOutputs {
     const jsonLength = headerLength === null ? buf.byteLength : Number(headerLength);
     if (!Number.isInteger(jsonLength) || jsonLength < 0 || jsonLength > buf.byteLength) {
       throw new InferenceError(`triton response has a bad Inference-Header-Content-Length '${headerLength}' (body: ${buf.byteLength} bytes)`);
     }
-    const json = parseJson<{ outputs?: ResponseOutput[] }>(new Uint8Array(buf, 0, jsonLength), 'the triton inference response', InferenceError);
-    if (!Array.isArray(json.outputs)) throw new InferenceError('the triton inference response has no outputs');
+    const json = parseJson<{ outputs?: unknown } | null>(new Uint8Array(buf, 0, jsonLength), 'the triton inference response', InferenceError);
+    if (!json || typeof json !== 'object' || !Array.isArray(json.outputs)) throw new InferenceError('the triton inference response has no outputs');
+    const outputs = json.outputs.map(responseOutput);
 
     // Binary blobs follow the JSON, in the order of the outputs that carry binary_data_size.
     const tensors = new Map<string, { dims: number[]; data: TensorData; dtype: TensorDType }>();
     let offset = jsonLength;
-    for (const o of json.outputs) {
+    for (const o of outputs) {
       const dtype: TensorDType | undefined = o.datatype === 'FP32' ? 'float32' : o.datatype === 'FP16' ? 'float16' : undefined;
       const size = o.parameters?.binary_data_size;
       const bpe = dtype === 'float32' ? 4 : 2;
-      const elements = Array.isArray(o.shape) ? o.shape.reduce((a, b) => a * b, 1) : NaN;
+      const elements = o.shape.reduce((a, b) => a * b, 1);
       if (typeof size === 'number') {
         if (!Number.isInteger(size) || size < 0 || offset + size > buf.byteLength) {
           throw new InferenceError(`triton output '${o.name}' claims ${size} bytes of binary data, but the response has ${buf.byteLength - offset} left`);
@@ -235,11 +282,12 @@ export async function createTritonBackend(options: TritonLoadOptions, specs: Rec
   const label = `model '${modelName}'${modelVersion ? ` version ${modelVersion}` : ''}`;
 
   const get = async (path: string) => {
-    const r = await request(settings, 'GET', path);
+    const r = await request(settings, 'GET', path, { maxBytes: METADATA_BYTES });
     if (!r.ok) {
       if (r.kind === 'timeout') {
         throw new BackendUnavailableError(`triton server at ${url} did not answer GET ${path}: ${r.reason}`, { cause: r.cause });
       }
+      if (r.kind === 'too-large') throw new BackendUnavailableError(`triton server at ${url}: ${r.reason}`);
       throw new BackendUnavailableError(`triton server at ${url} is not reachable: ${r.reason}`, { cause: r.cause });
     }
     return r.value;
@@ -250,7 +298,7 @@ export async function createTritonBackend(options: TritonLoadOptions, specs: Rec
 
   const meta = await get('/v2');
   if (meta.status !== 200) throw new BackendUnavailableError(`triton server at ${url} did not return its metadata: ${httpStatus(meta)}`);
-  const sm = parseJson<Partial<TritonServerInfo>>(meta.body, `server metadata of ${url}`, BackendUnavailableError);
+  const sm = parseJson<Partial<TritonServerInfo> | null>(meta.body, `server metadata of ${url}`, BackendUnavailableError) ?? {};
   const server: TritonServerInfo = {
     name: typeof sm.name === 'string' ? sm.name : 'unknown',
     version: typeof sm.version === 'string' ? sm.version : '',
@@ -262,8 +310,8 @@ export async function createTritonBackend(options: TritonLoadOptions, specs: Rec
 
   const mm = await get(modelPath);
   if (mm.status !== 200) throw new BackendUnavailableError(`triton ${label} at ${url}: metadata request failed: ${httpStatus(mm)}`);
-  const md = parseJson<ModelMetadata>(mm.body, `metadata of triton ${label}`, BackendUnavailableError);
-  if (!isTensorList(md.inputs) || !isTensorList(md.outputs)) {
+  const md = parseJson<ModelMetadata | null>(mm.body, `metadata of triton ${label}`, BackendUnavailableError);
+  if (!md || typeof md !== 'object' || !isTensorList(md.inputs) || !isTensorList(md.outputs)) {
     throw new ModelContractError(`triton ${label} at ${url} returned metadata without valid inputs and outputs: ${text(mm.body)}`);
   }
 
@@ -291,5 +339,6 @@ export async function createTritonBackend(options: TritonLoadOptions, specs: Rec
   const versions = (Array.isArray(md.versions) ? md.versions : []).map(String);
   const numeric = versions.filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(a) - Number(b));
   const shown = modelVersion ?? numeric.at(-1) ?? versions.at(-1) ?? 'latest';
-  return new TritonBackendImpl(settings, modelPath, contract, server, binary, `model ${modelName} (version ${shown})`);
+  const description = `model ${modelName} (version ${shown})`;
+  return new TritonBackendImpl(settings, modelPath, contract, server, binary, description, valueInfos(md.outputs));
 }

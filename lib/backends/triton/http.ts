@@ -12,7 +12,13 @@ import type { TensorData, TensorDType } from '../../native/types';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_RETRIES = 3;
+/** The most retries `options.triton.retries` may ask for. */
+export const MAX_RETRIES = 10;
+/** Back-off before the first retry; it doubles per retry up to MAX_BACKOFF_MS. */
 const BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 2_000;
+/** The most bytes read of an error response (the rest is not needed for its message). */
+const ERROR_BODY_BYTES = 64 * 1024;
 export const BINARY_EXTENSION = 'binary_tensor_data';
 export const HEADER_LENGTH = 'inference-header-content-length';
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -49,7 +55,7 @@ export function resolveSettings(options: unknown): { settings: Settings; modelNa
   }
   const timeoutMs = o.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : finiteNumber(o.timeoutMs, 'options.triton.timeoutMs');
   if (!(timeoutMs > 0)) invalid('a positive number of milliseconds', 'options.triton.timeoutMs', timeoutMs);
-  const retries = o.retries === undefined ? DEFAULT_RETRIES : integerIn(o.retries, 'options.triton.retries', 0, Number.MAX_SAFE_INTEGER);
+  const retries = o.retries === undefined ? DEFAULT_RETRIES : integerIn(o.retries, 'options.triton.retries', 0, MAX_RETRIES);
   const headers = optionalObject(o.headers, 'options.triton.headers');
   for (const [k, v] of Object.entries(headers)) if (typeof v !== 'string') invalid('a string', `options.triton.headers.${k}`, v);
   return {
@@ -59,9 +65,66 @@ export function resolveSettings(options: unknown): { settings: Settings; modelNa
   };
 }
 
-type Attempt<T> = { ok: true; value: T } | { ok: false; kind: 'timeout' | 'connection'; reason: string; cause: unknown };
+type Attempt<T> =
+  | { ok: true; value: T }
+  | { ok: false; kind: 'timeout' | 'connection' | 'too-large'; reason: string; cause?: unknown };
+
+/** A response read to its end (an error response: its first ERROR_BODY_BYTES). */
+export interface HttpResponse {
+  status: number;
+  statusText: string;
+  headers: Headers;
+  body: ArrayBuffer;
+}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The wait before retry `attempt` (1-based): 100 ms, doubling, at most 2 s. */
+export function backoffMs(attempt: number): number {
+  return Math.min(MAX_BACKOFF_MS, BACKOFF_MS * 2 ** Math.min(attempt - 1, 30));
+}
+
+/**
+ * Reads a response body of at most `max` bytes into one buffer. A longer body is not
+ * read further (the connection is dropped): undefined, or with `truncate` its first
+ * `max` bytes. A Content-Length over `max` is refused before anything is read.
+ */
+async function readBody(res: Response, max: number, truncate: boolean): Promise<ArrayBuffer | undefined> {
+  const declared = res.headers.get('content-length');
+  const length = declared !== null && /^\d+$/.test(declared.trim()) ? Number(declared) : undefined;
+  if (!res.body) return new ArrayBuffer(0);
+  if (length !== undefined && length > max && !truncate) {
+    await res.body.cancel().catch(() => undefined);
+    return undefined;
+  }
+  const reader = res.body.getReader();
+  let out: Uint8Array<ArrayBuffer> = new Uint8Array(length !== undefined && length <= max ? length : Math.min(max, 64 * 1024));
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (n + value.byteLength > max) {
+      await reader.cancel().catch(() => undefined);
+      if (!truncate) return undefined;
+      const part = value.subarray(0, max - n);
+      if (n + part.byteLength > out.byteLength) out = grow(out, n, n + part.byteLength, max);
+      out.set(part, n);
+      n += part.byteLength;
+      break;
+    }
+    if (n + value.byteLength > out.byteLength) out = grow(out, n, n + value.byteLength, max);
+    out.set(value, n);
+    n += value.byteLength;
+  }
+  return n === out.byteLength ? out.buffer : out.buffer.slice(0, n);
+}
+
+/** A larger buffer (doubling, at least `need`, at most `max` bytes) holding the first `used` bytes of `buf`. */
+function grow(buf: Uint8Array<ArrayBuffer>, used: number, need: number, max: number): Uint8Array<ArrayBuffer> {
+  const next = new Uint8Array(Math.min(max, Math.max(need, 2 * buf.byteLength)));
+  next.set(buf.subarray(0, used));
+  return next;
+}
 
 /** Text of a network error, with its cause (undici puts the OS error there). */
 function networkReason(e: unknown): string {
@@ -83,26 +146,37 @@ function isTimeout(e: unknown): boolean {
   return name === 'TimeoutError' || name === 'AbortError';
 }
 
-/** One request with its time limit; retried with exponential backoff after connection failures only. */
+/**
+ * One request with its time limit (the body is read under it too); retried after
+ * connection failures only, at most `s.retries` times with capped exponential back-off.
+ * A successful response's body may have at most `maxBytes`: a longer one is not read
+ * ('too-large'). Redirects are not followed: a 3xx response is returned as it is.
+ */
 export async function request(
   s: Settings,
   method: 'GET' | 'POST',
   path: string,
-  extra?: { headers?: Record<string, string>; body?: Uint8Array | string },
-): Promise<Attempt<{ status: number; statusText: string; headers: Headers; body: ArrayBuffer }>> {
+  extra: { headers?: Record<string, string>; body?: Uint8Array | string; maxBytes: number },
+): Promise<Attempt<HttpResponse>> {
   let last: Attempt<never> | undefined;
   for (let attempt = 0; attempt <= s.retries; attempt++) {
-    if (attempt > 0) await sleep(BACKOFF_MS * 2 ** (attempt - 1));
+    if (attempt > 0) await sleep(backoffMs(attempt));
     try {
       const res = await fetch(s.url + path, {
         method,
         // identity: a compressed response would cost the server (and us) CPU on large tensors.
-        headers: { 'accept-encoding': 'identity', ...s.headers, ...extra?.headers },
-        body: extra?.body,
+        headers: { 'accept-encoding': 'identity', ...s.headers, ...extra.headers },
+        body: extra.body,
+        // manual: the request (its body, the caller's headers) goes only to the URL given.
+        redirect: 'manual',
         signal: AbortSignal.timeout(s.timeoutMs),
       });
-      // The body is read under the same time limit; a connection lost while reading it is retried too.
-      const body = await res.arrayBuffer();
+      const ok = res.status >= 200 && res.status < 300;
+      // A connection lost while reading the body is retried too.
+      const body = await readBody(res, ok ? extra.maxBytes : ERROR_BODY_BYTES, !ok);
+      if (!body) {
+        return { ok: false, kind: 'too-large', reason: `the response of ${method} ${path} is longer than the ${extra.maxBytes} bytes expected; it was not read` };
+      }
       return { ok: true, value: { status: res.status, statusText: res.statusText, headers: res.headers, body } };
     } catch (e) {
       if (isTimeout(e)) return { ok: false, kind: 'timeout', reason: `timed out after ${s.timeoutMs} ms`, cause: e };
@@ -129,9 +203,14 @@ function errorMessage(body: ArrayBuffer): string {
   return text(body);
 }
 
-export function httpStatus(r: { status: number; statusText: string; body: ArrayBuffer }): string {
+export function httpStatus(r: HttpResponse): string {
+  const status = `HTTP ${r.status}${r.statusText ? ` ${r.statusText}` : ''}`;
+  if (r.status >= 300 && r.status < 400) {
+    const to = r.headers.get('location');
+    return `${status}${to ? ` to ${to}` : ''}: redirects are not followed; give the server's own URL in options.triton.url`;
+  }
   const msg = errorMessage(r.body);
-  return `HTTP ${r.status}${r.statusText ? ` ${r.statusText}` : ''}${msg ? `: ${msg}` : ''}`;
+  return `${status}${msg ? `: ${msg}` : ''}`;
 }
 
 /** Little-endian bytes of a tensor (a view when the host is little-endian). */
