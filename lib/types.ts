@@ -495,11 +495,19 @@ export interface ContractSpec {
 export interface RegistryEntry {
   description: string;
   bundled?: boolean;
+  /** Download URL, pinned to {@link RegistryEntry.commit}; null when the model is not hosted. */
   url?: string | null;
+  /** The upstream revision (Hugging Face commit) `url` and `externalData` are pinned to. */
+  commit?: string | null;
+  /** URLs of external data files that sit next to the graph, pinned like `url`. */
   externalData?: string[];
+  /** Expected sha256 and size of each `externalData` file, in the same order. */
+  externalDataChecks?: { sha256: string | null; size: number | null }[];
   /** Path relative to `models/` (bundled) or to `<cacheDir>/models/`. */
   file: string;
+  /** Expected sha256 (hex) of the file; a download without one is reported UNVERIFIED. */
   sha256?: string | null;
+  /** Expected size of the file in bytes. */
   size?: number | null;
   contract: ContractKind;
   inputSize: [number, number];
@@ -510,6 +518,11 @@ export interface RegistryEntry {
 export interface Registry {
   schema: number;
   default: string;
+  /**
+   * Hosts a registry URL may redirect to (`*.example.com` matches its subdomains); the
+   * URL's own host is always allowed.
+   */
+  redirectHosts?: string[];
   contracts: Record<ContractKind, ContractSpec>;
   models: Record<string, RegistryEntry>;
 }
@@ -702,6 +715,20 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** No bytes for this long (ms, default 60000) fails with a `DownloadError`; the partial file is kept for a later resume. */
   idleTimeoutMs?: number;
+  /**
+   * Fewer bytes than this per second, measured over each `idleTimeoutMs` window, fails
+   * with a `DownloadError` (the partial file is kept). Default 1024; 0 turns the check off.
+   */
+  minBytesPerSecond?: number;
+  /** A deadline (ms) for the whole call, waiting for another process's download of the same file included. Default: none. */
+  timeoutMs?: number;
+  /** Largest file accepted when the registry gives no size (default 16 GiB): a longer body fails with a `DownloadError`. */
+  maxBytes?: number;
+  /**
+   * More hosts that redirects may lead to, besides the URL's own host and the registry's
+   * `redirectHosts` (`*.example.com` matches its subdomains). A redirect elsewhere fails.
+   */
+  allowedHosts?: string[];
   /** Download again even when a verified file is already present (an earlier partial file is discarded). */
   force?: boolean;
 }
@@ -722,6 +749,12 @@ export interface DownloadResult {
   alreadyPresent: boolean;
   /** True when at least one file continued an earlier partial download. */
   resumed: boolean;
+  /**
+   * True when every file was checked against a sha256 from the registry. False means
+   * at least one was not (the registry has no checksum for it): such a file is only
+   * parsed as ONNX (the `.onnx` graph) and a `METRIC3D_UNVERIFIED` warning is emitted.
+   */
+  verified: boolean;
 }
 
 /** Options of {@link exportTritonRepository}. */
