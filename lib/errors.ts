@@ -49,7 +49,7 @@ export class Metric3DError extends Error {
   }
 }
 
-/** An argument has the wrong type or value. */
+/** An argument has the wrong type or value ("expected X for Y, got Z"). */
 export class InvalidArgumentError extends Metric3DError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.INVALID_ARGUMENT, message, options);
@@ -73,7 +73,7 @@ export class ChannelsError extends Metric3DError {
     super(ErrorCode.CHANNELS, message, options);
   }
 }
-/** The image exceeds the configured pixel limit (decompression-bomb guard). */
+/** The image exceeds the pixel limit (`maxPixels`, default 100 MP), checked from the header before decoding. */
 export class ImageTooLargeError extends Metric3DError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.IMAGE_TOO_LARGE, message, options);
@@ -145,25 +145,29 @@ export class EngineBuildError extends Metric3DError {
     super(ErrorCode.ENGINE_BUILD, message, options);
   }
 }
-/** A serialized TensorRT engine could not be loaded (another TensorRT version or GPU, or a damaged file). */
+/** A serialized TensorRT engine could not be loaded (another TensorRT version or GPU, or a damaged file); cached engines are then rebuilt. */
 export class EngineLoadError extends Metric3DError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.ENGINE_LOAD, message, options);
   }
 }
-/** Long work (an engine build) was stopped through its AbortSignal. */
+/** Long work (an engine build, a download) was stopped through its AbortSignal. */
 export class CancelledError extends Metric3DError {
   constructor(message = 'cancelled', options?: { cause?: unknown }) {
     super(ErrorCode.CANCELLED, message, options);
   }
 }
-/** A parity check found the engine's depth too far from the reference backend's. */
+/** A parity check (`tensorrt.verify`) found the engine's depth too far from onnxruntime's: AbsRel, missing pixels, a flat or saturated map. */
 export class VerifyError extends Metric3DError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.VERIFY, message, options);
   }
 }
-/** A model download failed: HTTP status, network, timeout, or a size / sha256 mismatch (nothing is left in the cache). */
+/**
+ * A model download failed: HTTP status, network, timeout or minimum rate, a size / sha256 mismatch or a file that is
+ * not ONNX, or a redirect to a host that is not allowed. Nothing is placed in the cache; after a network error or a
+ * timeout the partial file is kept for a resume.
+ */
 export class DownloadError extends Metric3DError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.DOWNLOAD, message, options);

@@ -28,6 +28,7 @@ import {
 import { expandInputs, orientedSize, readCameraFile, type CameraSpec } from '../inputs';
 import { writeOutputs } from '../outputs';
 import { bar, buildProgress, clock, ProgressLine } from '../progress';
+import { shortBackendReason } from '../reason';
 
 interface PredictFlags {
   output: string;
@@ -110,7 +111,7 @@ async function predictCommand(inputs: string[], f: PredictFlags, io: Io): Promis
     onProgress: buildProgress(line),
   });
   line.done();
-  if (!f.quiet) io.err(`model ${f.model} on ${m.backend}: ${m.backendReason}\n`);
+  if (!f.quiet) io.err(`model ${f.model} on ${m.backend}: ${shortBackendReason(m.backendReason)}\n`);
   const want = new Set(f.formats);
   const stems = new Map<string, number>();
   const stemOf = (file: string) => {
