@@ -3,7 +3,7 @@
  * @module
  */
 
-/** Pinhole intrinsics in pixels of the original image. */
+/** Pinhole intrinsics in pixels of the original image. @group Robotics */
 export interface Intrinsics {
   fx: number;
   fy: number;
@@ -14,6 +14,7 @@ export interface Intrinsics {
 /**
  * Intrinsics as a caller may give them: `fx` is required; `fy` defaults to `fx`,
  * `cx` / `cy` default to the image centre.
+ * @group Robotics
  */
 export interface IntrinsicsInput {
   fx: number;
@@ -22,10 +23,10 @@ export interface IntrinsicsInput {
   cy?: number;
 }
 
-/** Where the intrinsics of a result came from. `'default-fov'` means the metric scale is a guess. */
+/** Where the intrinsics of a result came from. `'default-fov'` means the metric scale is a guess. @group Robotics */
 export type IntrinsicsSource = 'caller' | 'exif' | 'default-fov';
 
-/** Already-decoded pixels: interleaved 8-bit, 1 (grey), 3 (RGB/BGR) or 4 (RGBA/BGRA) channels. */
+/** Already-decoded pixels: interleaved 8-bit, 1 (grey), 3 (RGB/BGR) or 4 (RGBA/BGRA) channels. @group Core */
 export interface RawImage {
   data: Uint8Array;
   width: number;
@@ -37,16 +38,16 @@ export interface RawImage {
   stride?: number;
 }
 
-/** An encoded image (JPEG, PNG, WebP, TIFF, ... as Buffer or Uint8Array), a file path, or raw pixels. */
+/** An encoded image (JPEG, PNG, WebP, TIFF, ... as Buffer or Uint8Array), a file path, or raw pixels. @group Core */
 export type ImageInput = Buffer | Uint8Array | string | RawImage;
 
-/** Inference backends. */
+/** Inference backends. @group Core */
 export type BackendName = 'onnxruntime' | 'tensorrt' | 'triton';
 
-/** The two known ONNX contracts of Metric3D v2 (pipeline.md section 2). */
+/** The two known ONNX contracts of Metric3D v2 (pipeline.md section 2). @group Core */
 export type ContractKind = 'upstream' | 'community';
 
-/** Options of {@link Metric3D.load}. */
+/** Options of {@link Metric3D.load}. @group Core */
 export interface LoadOptions {
   /**
    * A model name from the registry in `models/registry.json` (`'demo'`, `'vit-small'`,
@@ -84,7 +85,7 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
-/** Connection to a Triton Inference Server (HTTP/REST, KServe v2 protocol). */
+/** Connection to a Triton Inference Server (HTTP/REST, KServe v2 protocol). @group Deployment */
 export interface TritonLoadOptions {
   /** Base URL of the server's HTTP endpoint, e.g. `http://triton:8000` (`http://` is assumed when no scheme is given). */
   url: string;
@@ -104,12 +105,14 @@ export interface TritonLoadOptions {
  * Engine precision: `'fp32'`, `'fp16'`, or `'best'` (FP16 where TensorRT allows, else
  * what the ONNX file holds). The default depends on the TensorRT major: see
  * {@link TensorRTOptions.precision}.
+ * @group Deployment
  */
 export type EnginePrecision = 'fp32' | 'fp16' | 'best';
 
 /**
  * TensorRT engine options. On TensorRT 11 (strongly typed) precision follows the ONNX
  * file: `'fp16'` needs a float16 export, `'best'` builds whatever the file holds.
+ * @group Deployment
  */
 export interface TensorRTOptions {
   /**
@@ -165,7 +168,7 @@ export interface TensorRTOptions {
   device?: number;
 }
 
-/** Progress of long work. */
+/** Progress of long work. @group Core */
 export interface Progress {
   /**
    * What is running: `'engine-build'`, or `'download'` when a TensorRT load fetches the
@@ -181,7 +184,7 @@ export interface Progress {
   elapsedMs: number;
 }
 
-/** Result of {@link buildEngine}. */
+/** Result of {@link buildEngine}. @group Deployment */
 export interface EngineBuildResult {
   /** The engine file in the cache. */
   enginePath: string;
@@ -198,7 +201,7 @@ export interface EngineBuildResult {
   key: EngineKey;
 }
 
-/** Options of {@link buildEngine}. */
+/** Options of {@link buildEngine}. @group Deployment */
 export interface BuildEngineOptions extends TensorRTOptions {
   /** Model input size [height, width] for dynamic-size graphs (default: the registry's, else 616 x 1064). */
   inputSize?: [number, number];
@@ -210,7 +213,7 @@ export interface BuildEngineOptions extends TensorRTOptions {
   signal?: AbortSignal;
 }
 
-/** Result of the parity check of {@link TensorRTOptions.verify}. */
+/** Result of the parity check of {@link TensorRTOptions.verify}. @group Deployment */
 export interface Verification {
   /** Mean |d_engine - d_ref| / d_ref over pixels valid (finite, > 0) in both. */
   absRel: number;
@@ -239,7 +242,7 @@ export interface Verification {
   precision: string;
 }
 
-/** Options of {@link Metric3D.predict}. */
+/** Options of {@link Metric3D.predict}. @group Core */
 export interface PredictOptions {
   /** Camera intrinsics in pixels of the input image. Without them: EXIF, then {@link LoadOptions.defaultFov}. */
   intrinsics?: IntrinsicsInput;
@@ -255,7 +258,7 @@ export interface PredictOptions {
   out?: { depth?: Float32Array };
 }
 
-/** Timings of one request in milliseconds. */
+/** Timings of one request in milliseconds. @group Results and writers */
 export interface Timings {
   decode: number;
   preprocess: number;
@@ -269,6 +272,7 @@ export interface Timings {
  * Result of {@link Metric3D.predict}. Arrays are zero-copy views of native memory.
  * The writer methods (`toPNG16`, `toNPY`, `toEXR`, `colourise`, `normalsToPNG`)
  * encode it for files and viewers.
+ * @group Results and writers
  */
 export interface PredictResult extends PredictionWriters {
   /** Metric depth in metres, row-major height x width, clamped to [0, maxDepth]. */
@@ -292,7 +296,7 @@ export interface PredictResult extends PredictionWriters {
   timings: Timings;
 }
 
-/** Options of {@link Metric3D.pointcloud}. */
+/** Options of {@link Metric3D.pointcloud}. @group Robotics */
 export interface PointCloudOptions extends PredictOptions {
   /** `true`: height x width x 3 points with NaN holes (like an organised ROS PointCloud2); `false` (default): valid points only. */
   organised?: boolean;
@@ -306,7 +310,7 @@ export interface PointCloudOptions extends PredictOptions {
   outPoints?: Float32Array;
 }
 
-/** Result of {@link Metric3D.pointcloud}: points in metres in the camera's optical frame; `toPLY()` encodes it. */
+/** Result of {@link Metric3D.pointcloud}: points in metres in the camera's optical frame; `toPLY()` encodes it. @group Robotics */
 export interface PointCloud extends PointCloudWriters {
   organised: boolean;
   /** Number of points (organised: width * height, including NaN holes). */
@@ -328,14 +332,14 @@ export interface PointCloud extends PointCloudWriters {
   timings: Timings;
 }
 
-/** Availability of one backend on this machine. */
+/** Availability of one backend on this machine. @group Core */
 export interface BackendStatus {
   available: boolean;
   /** Why it is not available (or details when it is). */
   reason: string;
 }
 
-/** TensorRT availability, with what was found. */
+/** TensorRT availability, with what was found. @group Deployment */
 export interface TensorRTStatus extends BackendStatus {
   /** Version of the TensorRT library found, e.g. "10.13.0" ("" when none). */
   version: string;
@@ -350,7 +354,7 @@ export interface TensorRTStatus extends BackendStatus {
   attempts: TensorRTAttempt[];
 }
 
-/** One TensorRT library the loader tried. */
+/** One TensorRT library the loader tried. @group Deployment */
 export interface TensorRTAttempt {
   major: number;
   /** The library path or soname tried. */
@@ -366,7 +370,7 @@ export interface TensorRTAttempt {
   reason: string;
 }
 
-/** CUDA GPU availability for the native steps, with the device's details. */
+/** CUDA GPU availability for the native steps, with the device's details. @group Core */
 export interface GpuStatus extends BackendStatus {
   /** The native core was compiled with its CUDA kernels. */
   builtWithCuda: boolean;
@@ -379,7 +383,7 @@ export interface GpuStatus extends BackendStatus {
   runtimeVersion: number;
 }
 
-/** Report of {@link Metric3D.info}. */
+/** Report of {@link Metric3D.info}. @group Core */
 export interface RuntimeInfo {
   version: string;
   nativeVersion: string;
@@ -390,7 +394,7 @@ export interface RuntimeInfo {
   gpu: GpuStatus;
 }
 
-/** Letterbox geometry of pipeline.md section 1. */
+/** Letterbox geometry of pipeline.md section 1. @group Robotics */
 export interface Letterbox {
   srcWidth: number;
   srcHeight: number;
@@ -408,7 +412,7 @@ export interface Letterbox {
   padRight: number;
 }
 
-/** What EXIF says about the camera that took an image. */
+/** What EXIF says about the camera that took an image. @group Robotics */
 export interface ExifCamera {
   /** FocalLengthIn35mmFilm, mm. */
   focal35mm?: number;
@@ -422,7 +426,7 @@ export interface ExifCamera {
   model?: string;
 }
 
-/** Everything an engine depends on. Two builds with equal keys are interchangeable. */
+/** Everything an engine depends on. Two builds with equal keys are interchangeable. @group Deployment */
 export interface EngineKey {
   /** sha256 of the ONNX file. */
   onnxSha256: string;
@@ -440,7 +444,7 @@ export interface EngineKey {
   format: number;
 }
 
-/** Writer methods of a {@link PredictResult}. */
+/** Writer methods of a {@link PredictResult}. @group Results and writers */
 export interface PredictionWriters {
   /** {@link depthToPNG16} of this depth map. */
   toPNG16(options?: { scale?: number }): Promise<Buffer>;
@@ -454,13 +458,13 @@ export interface PredictionWriters {
   normalsToPNG(): Promise<Buffer>;
 }
 
-/** Writer methods of a {@link PointCloud}. */
+/** Writer methods of a {@link PointCloud}. @group Robotics */
 export interface PointCloudWriters {
   /** {@link cloudToPLY} of this cloud. */
   toPLY(options?: { comment?: string }): Buffer;
 }
 
-/** One graph input or output as the backend reports it. */
+/** One graph input or output as the backend reports it. @group Core */
 export interface ValueInfo {
   name: string;
   /** Element type, e.g. 'float32', 'float16'. */
@@ -469,7 +473,7 @@ export interface ValueInfo {
   shape: ReadonlyArray<number | string>;
 }
 
-/** The contract of a loaded graph. */
+/** The contract of a loaded graph. @group Core */
 export interface ModelContract {
   kind: ContractKind;
   input: string;
@@ -483,7 +487,7 @@ export interface ModelContract {
   outputs: { depth: string; normal?: string; confidence?: string };
 }
 
-/** Names and meanings of a contract's tensors. */
+/** Names and meanings of a contract's tensors. @group Core */
 export interface ContractSpec {
   input: string;
   normaliseInGraph: boolean;
@@ -491,7 +495,7 @@ export interface ContractSpec {
   dynamicSize: boolean;
 }
 
-/** One model of the registry. */
+/** One model of the registry. @group Core */
 export interface RegistryEntry {
   description: string;
   bundled?: boolean;
@@ -514,7 +518,7 @@ export interface RegistryEntry {
   licence: string;
 }
 
-/** The contents of `models/registry.json`. */
+/** The contents of `models/registry.json`. @group Core */
 export interface Registry {
   schema: number;
   default: string;
@@ -527,7 +531,7 @@ export interface Registry {
   models: Record<string, RegistryEntry>;
 }
 
-/** A model reference resolved to a file on disk. */
+/** A model reference resolved to a file on disk. @group Core */
 export interface ResolvedModel {
   /** Registry name, or undefined for a model given by path. */
   name?: string;
@@ -538,6 +542,7 @@ export interface ResolvedModel {
 /**
  * Depth metrics over the valid pixels of one image, or (in a report's subset and
  * overall rows) the mean of the per-image values.
+ * @group Evaluation
  */
 export interface DepthMetrics {
   /** mean(|d - g| / g). */
@@ -564,6 +569,7 @@ export interface DepthMetrics {
  * Surface-normal metrics over the valid pixels of one image, or (in a report's
  * subset and overall rows) the mean of the per-image values. Angles in degrees,
  * fractions in 0..1.
+ * @group Evaluation
  */
 export interface NormalMetrics {
   /** Mean angle between predicted and true normal, degrees. */
@@ -593,10 +599,11 @@ export interface NormalMetrics {
  *
  * The bounds are floored as the `int()` / `astype(np.int32)` casts of the reference
  * evaluation code (monodepth2, BTS, Metric3D) do.
+ * @group Evaluation
  */
 export type Crop = 'none' | 'eigen' | 'garg' | { top: number; bottom: number; left: number; right: number };
 
-/** Which pixels count for the depth metrics. */
+/** Which pixels count for the depth metrics. @group Evaluation */
 export interface MetricOptions {
   /** Ground truth must be greater than this, in metres; predictions below it are raised to it (default 1e-3). */
   minDepth?: number;
@@ -606,7 +613,7 @@ export interface MetricOptions {
   crop?: Crop;
 }
 
-/** Result for one image of {@link evaluate}. */
+/** Result for one image of {@link evaluate}. @group Evaluation */
 export interface ImageEval {
   subset: string;
   id: string;
@@ -626,7 +633,7 @@ export interface ImageEval {
   error?: string;
 }
 
-/** One row of an {@link EvalReport}: a subset, or all images. */
+/** One row of an {@link EvalReport}: a subset, or all images. @group Evaluation */
 export interface EvalAggregate {
   /** Images attempted. */
   images: number;
@@ -638,7 +645,7 @@ export interface EvalAggregate {
   normals?: NormalMetrics;
 }
 
-/** Result of {@link evaluate}. */
+/** Result of {@link evaluate}. @group Evaluation */
 export interface EvalReport {
   /** Absolute path of the dataset folder. */
   dataset: string;
@@ -664,7 +671,7 @@ export interface EvalReport {
   };
 }
 
-/** What was loaded: file, contract and input size. */
+/** What was loaded: file, contract and input size. @group Core */
 export interface ModelInfo {
   /** Registry name, when loaded by name. */
   name?: string;
@@ -678,7 +685,7 @@ export interface ModelInfo {
   inputType: 'float32' | 'float16';
 }
 
-/** Progress of one file's transfer, passed to {@link DownloadOptions.onProgress}. */
+/** Progress of one file's transfer, passed to {@link DownloadOptions.onProgress}. @group Core */
 export interface DownloadProgress {
   task: 'download';
   /** Destination file name (basename), e.g. `"model.onnx"`. */
@@ -699,7 +706,7 @@ export interface DownloadProgress {
   resumed: boolean;
 }
 
-/** Options of {@link downloadModel}. */
+/** Options of {@link downloadModel}. @group Core */
 export interface DownloadOptions {
   /** Cache folder (default {@link defaultCacheDir}); files go to `<cacheDir>/models/<entry.file>`, where `resolveModel` looks. */
   cacheDir?: string;
@@ -733,7 +740,7 @@ export interface DownloadOptions {
   force?: boolean;
 }
 
-/** Result of {@link downloadModel}. */
+/** Result of {@link downloadModel}. @group Core */
 export interface DownloadResult {
   /** Registry name. */
   name: string;
@@ -757,7 +764,7 @@ export interface DownloadResult {
   verified: boolean;
 }
 
-/** Options of {@link exportTritonRepository}. */
+/** Options of {@link exportTritonRepository}. @group Deployment */
 export interface TritonExportOptions {
   /** Triton model name (default: the registry name or file stem, with characters other than [A-Za-z0-9_-] replaced by '_'). */
   name?: string;
@@ -804,7 +811,7 @@ export interface TritonExportOptions {
   onProgress?: (p: Progress) => void;
 }
 
-/** What {@link exportTritonRepository} wrote. */
+/** What {@link exportTritonRepository} wrote. @group Deployment */
 export interface TritonExportResult {
   name: string;
   version: number;
@@ -820,7 +827,7 @@ export interface TritonExportResult {
   command: string;
 }
 
-/** Inputs of {@link tritonConfig}. */
+/** Inputs of {@link tritonConfig}. @group Deployment */
 export interface TritonConfigSpec {
   name: string;
   platform: 'onnxruntime_onnx' | 'tensorrt_plan';
@@ -836,7 +843,7 @@ export interface TritonConfigSpec {
   workspaceMiB?: number;
 }
 
-/** Options of {@link Metric3D.doctor}. */
+/** Options of {@link Metric3D.doctor}. @group Deployment */
 export interface DoctorOptions {
   /** CUDA device of the GPU, kernel and TensorRT checks (default 0). */
   device?: number;
@@ -849,10 +856,10 @@ export interface DoctorOptions {
   onProgress?: (message: string) => void;
 }
 
-/** Outcome of one backend: `'not-available'` (absent here, with the reason) is not a failure. */
+/** Outcome of one backend: `'not-available'` (absent here, with the reason) is not a failure. @group Deployment */
 export type DoctorStatus = 'ok' | 'not-available' | 'failed';
 
-/** The verdict on one backend in {@link DoctorReport}. */
+/** The verdict on one backend in {@link DoctorReport}. @group Deployment */
 export interface DoctorVerdict {
   backend: 'onnxruntime' | 'tensorrt' | 'cuda kernels' | 'triton';
   status: DoctorStatus;
@@ -860,7 +867,7 @@ export interface DoctorVerdict {
   reason: string;
 }
 
-/** The native addon in use. */
+/** The native addon in use. @group Deployment */
 export interface DoctorAddon {
   loaded: boolean;
   /** `'prebuilt'` (from prebuilds/), `'local build'` (from build/), `'none'` when it did not load. */
@@ -873,7 +880,7 @@ export interface DoctorAddon {
   reason: string;
 }
 
-/** One CUDA device. */
+/** One CUDA device. @group Deployment */
 export interface DoctorGpuDevice {
   device: number;
   name: string;
@@ -882,7 +889,7 @@ export interface DoctorGpuDevice {
   totalMemory: number;
 }
 
-/** The CUDA devices, driver and runtime. */
+/** The CUDA devices, driver and runtime. @group Deployment */
 export interface DoctorGpu {
   /** The selected device ({@link DoctorOptions.device}) can be used. */
   available: boolean;
@@ -897,7 +904,7 @@ export interface DoctorGpu {
   runtime: string;
 }
 
-/** One TensorRT library found on this machine. */
+/** One TensorRT library found on this machine. @group Deployment */
 export interface DoctorTensorRTLibrary {
   major: number;
   /** e.g. "10.16.0" */
@@ -926,7 +933,7 @@ export interface DoctorTensorRTLibrary {
   checkedIn: 'this process' | 'child process';
 }
 
-/** The demo model's engine at one precision against onnxruntime on the bundled photo. */
+/** The demo model's engine at one precision against onnxruntime on the bundled photo. @group Deployment */
 export interface DoctorEngineCheck {
   tensorrt: string;
   precision: 'fp32' | 'fp16';
@@ -948,7 +955,7 @@ export interface DoctorEngineCheck {
   limits?: { absRel: number; invalidShare: number };
 }
 
-/** TensorRT: every major found, and the engine checks on the usable ones. */
+/** TensorRT: every major found, and the engine checks on the usable ones. @group Deployment */
 export interface DoctorTensorRT {
   /** Why TensorRT is not usable here, or a summary. */
   reason: string;
@@ -961,7 +968,7 @@ export interface DoctorTensorRT {
   enginesReason: string;
 }
 
-/** onnxruntime, and the demo model run on it. */
+/** onnxruntime, and the demo model run on it. @group Deployment */
 export interface DoctorOnnxRuntime {
   available: boolean;
   version: string;
@@ -977,7 +984,7 @@ export interface DoctorOnnxRuntime {
   height?: number;
 }
 
-/** One CUDA kernel step against its CPU twin. */
+/** One CUDA kernel step against its CPU twin. @group Deployment */
 export interface DoctorKernelStep {
   name: string;
   elements: number;
@@ -992,7 +999,7 @@ export interface DoctorKernelStep {
   passed: boolean;
 }
 
-/** The CUDA kernels against their CPU twins on the bundled photo. */
+/** The CUDA kernels against their CPU twins on the bundled photo. @group Deployment */
 export interface DoctorKernels {
   ran: boolean;
   /** Why they did not run, or the device summary. */
@@ -1003,7 +1010,7 @@ export interface DoctorKernels {
   steps: DoctorKernelStep[];
 }
 
-/** Report of {@link Metric3D.doctor} (`npx metric3d doctor --json`). */
+/** Report of {@link Metric3D.doctor} (`npx metric3d doctor --json`). @group Deployment */
 export interface DoctorReport {
   version: string;
   node: { version: string; platform: string; arch: string; napi: string };

@@ -98,6 +98,7 @@ const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
  * });
  * console.log(r.alreadyPresent ? 'already there:' : 'downloaded:', r.path, r.sha256, r.verified ? 'verified' : 'UNVERIFIED');
  * ```
+ * @group Core
  */
 export async function downloadModel(name: string, options: DownloadOptions = {}): Promise<DownloadResult> {
   if (typeof name !== 'string' || name === '') invalid('a registry model name', 'name', name);

@@ -20,6 +20,7 @@ let cached: Registry | undefined;
  * ```ts
  * for (const [name, e] of Object.entries(registry().models)) console.log(name, e.contract, e.url ?? '(export it yourself)');
  * ```
+ * @group Core
  */
 export function registry(): Registry {
   if (!cached) cached = JSON.parse(readFileSync(join(packageRoot(), 'models', 'registry.json'), 'utf8')) as Registry;
@@ -34,6 +35,7 @@ export function registry(): Registry {
  * ```ts
  * modelPath('vit-small'); // e.g. /home/me/.cache/metric3d-trt/models/metric3d-vit-small/model.onnx
  * ```
+ * @group Core
  */
 export function modelPath(name: string, cacheDir = defaultCacheDir()): string {
   const entry = registry().models[name];
@@ -49,6 +51,7 @@ export function modelPath(name: string, cacheDir = defaultCacheDir()): string {
  * const { path, entry } = resolveModel('demo');
  * console.log(path, entry?.inputSize);
  * ```
+ * @group Core
  */
 export function resolveModel(model: string, cacheDir = defaultCacheDir()): ResolvedModel {
   const reg = registry();
