@@ -60,7 +60,7 @@ export function resolveModel(model: string, cacheDir = defaultCacheDir()): Resol
     const path = modelPath(model, cacheDir);
     if (!existsSync(path)) {
       const how = entry.url
-        ? `Download ${entry.url}${entry.sha256 ? ` (sha256 ${entry.sha256})` : ''} to that path`
+        ? `Run \`npx metric3d download ${model}\` (or downloadModel('${model}')), or download ${entry.url}${entry.sha256 ? ` (sha256 ${entry.sha256})` : ''} to that path`
         : 'Export it as its registry description says and place it at that path';
       throw new ModelLoadError(`model '${model}' is not available: ${path} does not exist. ${how}, or pass model: '/path/to/model.onnx'.`);
     }

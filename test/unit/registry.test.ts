@@ -1,9 +1,14 @@
 // Every model the registry says is hosted can be checked after download: a sha256, a
 // size and the upstream commit its URLs are pinned to (resolve/<commit>/, never a
 // branch such as main, whose files change).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
-import { registry } from '../../dist/cjs/model/registry.js';
+import { ModelLoadError } from '../../dist/cjs/errors.js';
+import { registry, resolveModel } from '../../dist/cjs/model/registry.js';
 
 /** What a hosted file needs, as a list of problems (empty when complete). */
 function fileProblems(what: string, url: unknown, commit: unknown, sha256: unknown, size: unknown): string[] {
@@ -40,6 +45,18 @@ describe('models/registry.json', () => {
         expect(u, name).toMatch(/^https:\/\/huggingface\.co\/[^/]+\/[^/]+\/resolve\/[0-9a-f]{40}\//);
         expect(u, name).toContain(`/resolve/${e.commit}/`);
       }
+    }
+  });
+
+  it('names the download command and the pinned URL for a hosted model not in the cache', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'metric3d-registry-'));
+    try {
+      expect(() => resolveModel('vit-small', dir)).toThrow(ModelLoadError);
+      expect(() => resolveModel('vit-small', dir)).toThrow(
+        `Run \`npx metric3d download vit-small\` (or downloadModel('vit-small')), or download ${models['vit-small'].url} to that path`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
