@@ -41,6 +41,7 @@ const VERIFY_MAX_DEPTH = 300;
  * console.log(r.depth[r.width * 100 + 200], 'metres');
  * await m.dispose();
  * ```
+ * @group Core
  */
 export class Metric3D {
   readonly #backend: Backend;

@@ -37,6 +37,7 @@ export function packageVersion(): string {
  * ```ts
  * console.log(defaultCacheDir()); // e.g. /home/me/.cache/metric3d-trt
  * ```
+ * @group Core
  */
 export function defaultCacheDir(): string {
   const env = process.env;

@@ -103,6 +103,7 @@ const ms = (a: number, b: number) => Math.round((b - a) * 1000) / 1000;
  * const r = await m.predict(jpeg, { intrinsics: { fx: 721.5 } });
  * metricScale(r.intrinsics, r.letterbox); // canonical depth x this = metres
  * ```
+ * @group Robotics
  */
 export function metricScale(intrinsics: Intrinsics, letterbox: Letterbox): number {
   return (intrinsics.fx * letterbox.scale) / CANONICAL_FOCAL;

@@ -3,7 +3,7 @@
  * @module
  */
 
-/** Pinhole intrinsics in pixels of the original image. */
+/** Pinhole intrinsics in pixels of the original image. @group Robotics */
 export interface Intrinsics {
   fx: number;
   fy: number;
@@ -14,6 +14,7 @@ export interface Intrinsics {
 /**
  * Intrinsics as a caller may give them: `fx` is required; `fy` defaults to `fx`,
  * `cx` / `cy` default to the image centre.
+ * @group Robotics
  */
 export interface IntrinsicsInput {
   fx: number;
@@ -22,13 +23,15 @@ export interface IntrinsicsInput {
   cy?: number;
 }
 
-/** Where the intrinsics of a result came from. `'default-fov'` means the metric scale is a guess. */
+/** Where the intrinsics of a result came from. `'default-fov'` means the metric scale is a guess. @group Robotics */
 export type IntrinsicsSource = 'caller' | 'exif' | 'default-fov';
 
 /**
  * Already-decoded pixels: interleaved 8-bit, 1 (grey), 3 (RGB/BGR) or 4 (RGBA/BGRA)
  * channels. `data` is read in place (a Uint8ClampedArray or an ArrayBuffer is viewed,
  * not copied).
+ *
+ * @group Core
  */
 export interface RawImage {
   data: Uint8Array | Uint8ClampedArray | ArrayBuffer;
@@ -45,6 +48,8 @@ export interface RawImage {
  * A frame as canvas `ImageData` holds it (and the `getImageData()` of node-canvas or
  * skia-canvas): interleaved RGBA, 4 bytes per pixel, rows `width * 4` bytes apart.
  * `colorSpace`, when present, must be `'srgb'`.
+ *
+ * @group Core
  */
 export interface ImageDataLike {
   data: Uint8ClampedArray | Uint8Array;
@@ -59,13 +64,13 @@ export interface ImageDataLike {
  */
 export type ImageInput = Buffer | Uint8Array | ArrayBuffer | string | RawImage | ImageDataLike;
 
-/** Inference backends. */
+/** Inference backends. @group Core */
 export type BackendName = 'onnxruntime' | 'tensorrt' | 'triton';
 
-/** The two known ONNX contracts of Metric3D v2 (pipeline.md section 2). */
+/** The two known ONNX contracts of Metric3D v2 (pipeline.md section 2). @group Core */
 export type ContractKind = 'upstream' | 'community';
 
-/** Options of {@link Metric3D.load}. */
+/** Options of {@link Metric3D.load}. @group Core */
 export interface LoadOptions {
   /**
    * A model name from the registry in `models/registry.json` (`'demo'`, `'vit-small'`,
@@ -107,7 +112,7 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
-/** Connection to a Triton Inference Server (HTTP/REST, KServe v2 protocol). */
+/** Connection to a Triton Inference Server (HTTP/REST, KServe v2 protocol). @group Deployment */
 export interface TritonLoadOptions {
   /** Base URL of the server's HTTP endpoint, e.g. `http://triton:8000` (`http://` is assumed when no scheme is given). */
   url: string;
@@ -127,12 +132,14 @@ export interface TritonLoadOptions {
  * Engine precision: `'fp32'`, `'fp16'`, or `'best'` (FP16 where TensorRT allows, else
  * what the ONNX file holds). The default depends on the TensorRT major: see
  * {@link TensorRTOptions.precision}.
+ * @group Deployment
  */
 export type EnginePrecision = 'fp32' | 'fp16' | 'best';
 
 /**
  * TensorRT engine options. On TensorRT 11 (strongly typed) precision follows the ONNX
  * file: `'fp16'` needs a float16 export, `'best'` builds whatever the file holds.
+ * @group Deployment
  */
 export interface TensorRTOptions {
   /**
@@ -188,7 +195,7 @@ export interface TensorRTOptions {
   device?: number;
 }
 
-/** Progress of long work. */
+/** Progress of long work. @group Core */
 export interface Progress {
   /**
    * What is running: `'engine-build'`, or `'download'` when a TensorRT load fetches the
@@ -204,7 +211,7 @@ export interface Progress {
   elapsedMs: number;
 }
 
-/** Result of {@link buildEngine}. */
+/** Result of {@link buildEngine}. @group Deployment */
 export interface EngineBuildResult {
   /** The engine file in the cache. */
   enginePath: string;
@@ -221,7 +228,7 @@ export interface EngineBuildResult {
   key: EngineKey;
 }
 
-/** Options of {@link buildEngine}. */
+/** Options of {@link buildEngine}. @group Deployment */
 export interface BuildEngineOptions extends TensorRTOptions {
   /** Model input size [height, width] for dynamic-size graphs (default: the registry's, else 616 x 1064). */
   inputSize?: [number, number];
@@ -233,7 +240,7 @@ export interface BuildEngineOptions extends TensorRTOptions {
   signal?: AbortSignal;
 }
 
-/** Result of the parity check of {@link TensorRTOptions.verify}. */
+/** Result of the parity check of {@link TensorRTOptions.verify}. @group Deployment */
 export interface Verification {
   /** Mean |d_engine - d_ref| / d_ref over pixels valid (finite, > 0) in both. */
   absRel: number;
@@ -262,7 +269,7 @@ export interface Verification {
   precision: string;
 }
 
-/** Options of {@link Metric3D.predict}. */
+/** Options of {@link Metric3D.predict}. @group Core */
 export interface PredictOptions {
   /**
    * Camera intrinsics in pixels of the input image. The order is: `intrinsics`, else
@@ -301,7 +308,7 @@ export interface PredictOptions {
   timeoutMs?: number;
 }
 
-/** Timings of one request in milliseconds. */
+/** Timings of one request in milliseconds. @group Results and writers */
 export interface Timings {
   decode: number;
   preprocess: number;
@@ -315,6 +322,7 @@ export interface Timings {
  * Result of {@link Metric3D.predict}. Arrays are zero-copy views of native memory.
  * The writer methods (`toPNG16`, `toNPY`, `toEXR`, `colourise`, `normalsToPNG`)
  * encode it for files and viewers.
+ * @group Results and writers
  */
 export interface PredictResult extends PredictionWriters {
   /** Metric depth in metres, row-major height x width, clamped to [0, maxDepth]. */
@@ -343,7 +351,7 @@ export interface PredictResult extends PredictionWriters {
   timings: Timings;
 }
 
-/** Options of {@link Metric3D.pointcloud}. */
+/** Options of {@link Metric3D.pointcloud}. @group Robotics */
 export interface PointCloudOptions extends PredictOptions {
   /** `true`: height x width x 3 points with NaN holes (like an organised ROS PointCloud2); `false` (default): valid points only. */
   organised?: boolean;
@@ -357,7 +365,7 @@ export interface PointCloudOptions extends PredictOptions {
   outPoints?: Float32Array;
 }
 
-/** Result of {@link Metric3D.pointcloud}: points in metres in the camera's optical frame; `toPLY()` encodes it. */
+/** Result of {@link Metric3D.pointcloud}: points in metres in the camera's optical frame; `toPLY()` encodes it. @group Robotics */
 export interface PointCloud extends PointCloudWriters {
   organised: boolean;
   /** Number of points (organised: width * height, including NaN holes). */
@@ -379,14 +387,14 @@ export interface PointCloud extends PointCloudWriters {
   timings: Timings;
 }
 
-/** Availability of one backend on this machine. */
+/** Availability of one backend on this machine. @group Core */
 export interface BackendStatus {
   available: boolean;
   /** Why it is not available (or details when it is). */
   reason: string;
 }
 
-/** TensorRT availability, with what was found. */
+/** TensorRT availability, with what was found. @group Deployment */
 export interface TensorRTStatus extends BackendStatus {
   /** Version of the TensorRT library found, e.g. "10.13.0" ("" when none). */
   version: string;
@@ -401,7 +409,7 @@ export interface TensorRTStatus extends BackendStatus {
   attempts: TensorRTAttempt[];
 }
 
-/** One TensorRT library the loader tried. */
+/** One TensorRT library the loader tried. @group Deployment */
 export interface TensorRTAttempt {
   major: number;
   /** The library path or soname tried. */
@@ -417,7 +425,7 @@ export interface TensorRTAttempt {
   reason: string;
 }
 
-/** CUDA GPU availability for the native steps, with the device's details. */
+/** CUDA GPU availability for the native steps, with the device's details. @group Core */
 export interface GpuStatus extends BackendStatus {
   /** The native core was compiled with its CUDA kernels. */
   builtWithCuda: boolean;
@@ -430,7 +438,7 @@ export interface GpuStatus extends BackendStatus {
   runtimeVersion: number;
 }
 
-/** Report of {@link Metric3D.info}. */
+/** Report of {@link Metric3D.info}. @group Core */
 export interface RuntimeInfo {
   version: string;
   nativeVersion: string;
@@ -441,7 +449,7 @@ export interface RuntimeInfo {
   gpu: GpuStatus;
 }
 
-/** Letterbox geometry of pipeline.md section 1. */
+/** Letterbox geometry of pipeline.md section 1. @group Robotics */
 export interface Letterbox {
   srcWidth: number;
   srcHeight: number;
@@ -459,7 +467,7 @@ export interface Letterbox {
   padRight: number;
 }
 
-/** What EXIF says about the camera that took an image. */
+/** What EXIF says about the camera that took an image. @group Robotics */
 export interface ExifCamera {
   /** FocalLengthIn35mmFilm, mm. */
   focal35mm?: number;
@@ -473,7 +481,7 @@ export interface ExifCamera {
   model?: string;
 }
 
-/** Everything an engine depends on. Two builds with equal keys are interchangeable. */
+/** Everything an engine depends on. Two builds with equal keys are interchangeable. @group Deployment */
 export interface EngineKey {
   /** sha256 of the ONNX file. */
   onnxSha256: string;
@@ -491,7 +499,7 @@ export interface EngineKey {
   format: number;
 }
 
-/** Writer methods of a {@link PredictResult}. */
+/** Writer methods of a {@link PredictResult}. @group Results and writers */
 export interface PredictionWriters {
   /** {@link depthToPNG16} of this depth map. */
   toPNG16(options?: { scale?: number }): Promise<Buffer>;
@@ -505,13 +513,13 @@ export interface PredictionWriters {
   normalsToPNG(): Promise<Buffer>;
 }
 
-/** Writer methods of a {@link PointCloud}. */
+/** Writer methods of a {@link PointCloud}. @group Robotics */
 export interface PointCloudWriters {
   /** {@link cloudToPLY} of this cloud. */
   toPLY(options?: { comment?: string }): Buffer;
 }
 
-/** One graph input or output as the backend reports it. */
+/** One graph input or output as the backend reports it. @group Core */
 export interface ValueInfo {
   name: string;
   /** Element type, e.g. 'float32', 'float16'. */
@@ -520,7 +528,7 @@ export interface ValueInfo {
   shape: ReadonlyArray<number | string>;
 }
 
-/** The contract of a loaded graph. */
+/** The contract of a loaded graph. @group Core */
 export interface ModelContract {
   kind: ContractKind;
   input: string;
@@ -534,7 +542,7 @@ export interface ModelContract {
   outputs: { depth: string; normal?: string; confidence?: string };
 }
 
-/** Names and meanings of a contract's tensors. */
+/** Names and meanings of a contract's tensors. @group Core */
 export interface ContractSpec {
   input: string;
   normaliseInGraph: boolean;
@@ -542,15 +550,23 @@ export interface ContractSpec {
   dynamicSize: boolean;
 }
 
-/** One model of the registry. */
+/** One model of the registry. @group Core */
 export interface RegistryEntry {
   description: string;
   bundled?: boolean;
+  /** Download URL, pinned to {@link RegistryEntry.commit}; null when the model is not hosted. */
   url?: string | null;
+  /** The upstream revision (Hugging Face commit) `url` and `externalData` are pinned to. */
+  commit?: string | null;
+  /** URLs of external data files that sit next to the graph, pinned like `url`. */
   externalData?: string[];
+  /** Expected sha256 and size of each `externalData` file, in the same order. */
+  externalDataChecks?: { sha256: string | null; size: number | null }[];
   /** Path relative to `models/` (bundled) or to `<cacheDir>/models/`. */
   file: string;
+  /** Expected sha256 (hex) of the file; a download without one is reported UNVERIFIED. */
   sha256?: string | null;
+  /** Expected size of the file in bytes. */
   size?: number | null;
   contract: ContractKind;
   inputSize: [number, number];
@@ -559,15 +575,20 @@ export interface RegistryEntry {
   standIn?: boolean;
 }
 
-/** The contents of `models/registry.json`. */
+/** The contents of `models/registry.json`. @group Core */
 export interface Registry {
   schema: number;
   default: string;
+  /**
+   * Hosts a registry URL may redirect to (`*.example.com` matches its subdomains); the
+   * URL's own host is always allowed.
+   */
+  redirectHosts?: string[];
   contracts: Record<ContractKind, ContractSpec>;
   models: Record<string, RegistryEntry>;
 }
 
-/** A model reference resolved to a file on disk. */
+/** A model reference resolved to a file on disk. @group Core */
 export interface ResolvedModel {
   /** Registry name, or undefined for a model given by path. */
   name?: string;
@@ -578,6 +599,7 @@ export interface ResolvedModel {
 /**
  * Depth metrics over the valid pixels of one image, or (in a report's subset and
  * overall rows) the mean of the per-image values.
+ * @group Evaluation
  */
 export interface DepthMetrics {
   /** mean(|d - g| / g). */
@@ -604,6 +626,7 @@ export interface DepthMetrics {
  * Surface-normal metrics over the valid pixels of one image, or (in a report's
  * subset and overall rows) the mean of the per-image values. Angles in degrees,
  * fractions in 0..1.
+ * @group Evaluation
  */
 export interface NormalMetrics {
   /** Mean angle between predicted and true normal, degrees. */
@@ -638,10 +661,11 @@ export interface NormalMetrics {
  *
  * The bounds are floored as the `int()` / `astype(np.int32)` casts of the reference
  * evaluation code (monodepth2, BTS, Metric3D) do.
+ * @group Evaluation
  */
 export type Crop = 'none' | 'eigen' | 'eigen-kitti' | 'eigen-nyu' | 'garg' | { top: number; bottom: number; left: number; right: number };
 
-/** Which pixels count for the depth metrics. */
+/** Which pixels count for the depth metrics. @group Evaluation */
 export interface MetricOptions {
   /** Ground truth must be greater than this, in metres; predictions below it are raised to it (default 1e-3). */
   minDepth?: number;
@@ -651,7 +675,7 @@ export interface MetricOptions {
   crop?: Crop;
 }
 
-/** Result for one image of {@link evaluate}. */
+/** Result for one image of {@link evaluate}. @group Evaluation */
 export interface ImageEval {
   subset: string;
   id: string;
@@ -671,7 +695,7 @@ export interface ImageEval {
   error?: string;
 }
 
-/** One row of an {@link EvalReport}: a subset, or all images. */
+/** One row of an {@link EvalReport}: a subset, or all images. @group Evaluation */
 export interface EvalAggregate {
   /** Images attempted. */
   images: number;
@@ -683,7 +707,7 @@ export interface EvalAggregate {
   normals?: NormalMetrics;
 }
 
-/** A subset of an evaluation that was not run, and why. */
+/** A subset of an evaluation that was not run, and why. @group Evaluation */
 export interface EvalSkipped {
   subset: string;
   /** Images the subset lists (or its pattern finds). */
@@ -692,7 +716,7 @@ export interface EvalSkipped {
   reason: string;
 }
 
-/** Result of {@link evaluate}. */
+/** Result of {@link evaluate}. @group Evaluation */
 export interface EvalReport {
   /** Absolute path of the dataset folder. */
   dataset: string;
@@ -731,7 +755,7 @@ export interface EvalReport {
   };
 }
 
-/** What was loaded: file, contract and input size. */
+/** What was loaded: file, contract and input size. @group Core */
 export interface ModelInfo {
   /** Registry name, when loaded by name. */
   name?: string;
@@ -750,7 +774,7 @@ export interface ModelInfo {
   standIn: boolean;
 }
 
-/** Progress of one file's transfer, passed to {@link DownloadOptions.onProgress}. */
+/** Progress of one file's transfer, passed to {@link DownloadOptions.onProgress}. @group Core */
 export interface DownloadProgress {
   task: 'download';
   /** Destination file name (basename), e.g. `"model.onnx"`. */
@@ -771,7 +795,7 @@ export interface DownloadProgress {
   resumed: boolean;
 }
 
-/** Options of {@link downloadModel}. */
+/** Options of {@link downloadModel}. @group Core */
 export interface DownloadOptions {
   /** Cache folder (default {@link defaultCacheDir}); files go to `<cacheDir>/models/<entry.file>`, where `resolveModel` looks. */
   cacheDir?: string;
@@ -787,11 +811,25 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** No bytes for this long (ms, default 60000) fails with a `DownloadError`; the partial file is kept for a later resume. */
   idleTimeoutMs?: number;
+  /**
+   * Fewer bytes than this per second, measured over each `idleTimeoutMs` window, fails
+   * with a `DownloadError` (the partial file is kept). Default 1024; 0 turns the check off.
+   */
+  minBytesPerSecond?: number;
+  /** A deadline (ms) for the whole call, waiting for another process's download of the same file included. Default: none. */
+  timeoutMs?: number;
+  /** Largest file accepted when the registry gives no size (default 16 GiB): a longer body fails with a `DownloadError`. */
+  maxBytes?: number;
+  /**
+   * More hosts that redirects may lead to, besides the URL's own host and the registry's
+   * `redirectHosts` (`*.example.com` matches its subdomains). A redirect elsewhere fails.
+   */
+  allowedHosts?: string[];
   /** Download again even when a verified file is already present (an earlier partial file is discarded). */
   force?: boolean;
 }
 
-/** Result of {@link downloadModel}. */
+/** Result of {@link downloadModel}. @group Core */
 export interface DownloadResult {
   /** Registry name. */
   name: string;
@@ -807,9 +845,15 @@ export interface DownloadResult {
   alreadyPresent: boolean;
   /** True when at least one file continued an earlier partial download. */
   resumed: boolean;
+  /**
+   * True when every file was checked against a sha256 from the registry. False means
+   * at least one was not (the registry has no checksum for it): such a file is only
+   * parsed as ONNX (the `.onnx` graph) and a `METRIC3D_UNVERIFIED` warning is emitted.
+   */
+  verified: boolean;
 }
 
-/** Options of {@link exportTritonRepository}. */
+/** Options of {@link exportTritonRepository}. @group Deployment */
 export interface TritonExportOptions {
   /** Triton model name (default: the registry name or file stem, with characters other than [A-Za-z0-9_-] replaced by '_'). */
   name?: string;
@@ -856,7 +900,7 @@ export interface TritonExportOptions {
   onProgress?: (p: Progress) => void;
 }
 
-/** What {@link exportTritonRepository} wrote. */
+/** What {@link exportTritonRepository} wrote. @group Deployment */
 export interface TritonExportResult {
   name: string;
   version: number;
@@ -872,7 +916,7 @@ export interface TritonExportResult {
   command: string;
 }
 
-/** Inputs of {@link tritonConfig}. */
+/** Inputs of {@link tritonConfig}. @group Deployment */
 export interface TritonConfigSpec {
   name: string;
   platform: 'onnxruntime_onnx' | 'tensorrt_plan';
@@ -888,7 +932,7 @@ export interface TritonConfigSpec {
   workspaceMiB?: number;
 }
 
-/** Options of {@link Metric3D.doctor}. */
+/** Options of {@link Metric3D.doctor}. @group Deployment */
 export interface DoctorOptions {
   /** CUDA device of the GPU, kernel and TensorRT checks (default 0). */
   device?: number;
@@ -901,10 +945,10 @@ export interface DoctorOptions {
   onProgress?: (message: string) => void;
 }
 
-/** Outcome of one backend: `'not-available'` (absent here, with the reason) is not a failure. */
+/** Outcome of one backend: `'not-available'` (absent here, with the reason) is not a failure. @group Deployment */
 export type DoctorStatus = 'ok' | 'not-available' | 'failed';
 
-/** The verdict on one backend in {@link DoctorReport}. */
+/** The verdict on one backend in {@link DoctorReport}. @group Deployment */
 export interface DoctorVerdict {
   backend: 'onnxruntime' | 'tensorrt' | 'cuda kernels' | 'triton';
   status: DoctorStatus;
@@ -912,7 +956,7 @@ export interface DoctorVerdict {
   reason: string;
 }
 
-/** The native addon in use. */
+/** The native addon in use. @group Deployment */
 export interface DoctorAddon {
   loaded: boolean;
   /** `'prebuilt'` (from prebuilds/), `'local build'` (from build/), `'none'` when it did not load. */
@@ -925,7 +969,7 @@ export interface DoctorAddon {
   reason: string;
 }
 
-/** One CUDA device. */
+/** One CUDA device. @group Deployment */
 export interface DoctorGpuDevice {
   device: number;
   name: string;
@@ -934,7 +978,7 @@ export interface DoctorGpuDevice {
   totalMemory: number;
 }
 
-/** The CUDA devices, driver and runtime. */
+/** The CUDA devices, driver and runtime. @group Deployment */
 export interface DoctorGpu {
   /** The selected device ({@link DoctorOptions.device}) can be used. */
   available: boolean;
@@ -949,7 +993,7 @@ export interface DoctorGpu {
   runtime: string;
 }
 
-/** One TensorRT library found on this machine. */
+/** One TensorRT library found on this machine. @group Deployment */
 export interface DoctorTensorRTLibrary {
   major: number;
   /** e.g. "10.16.0" */
@@ -978,7 +1022,7 @@ export interface DoctorTensorRTLibrary {
   checkedIn: 'this process' | 'child process';
 }
 
-/** The demo model's engine at one precision against onnxruntime on the bundled photo. */
+/** The demo model's engine at one precision against onnxruntime on the bundled photo. @group Deployment */
 export interface DoctorEngineCheck {
   tensorrt: string;
   precision: 'fp32' | 'fp16';
@@ -1000,7 +1044,7 @@ export interface DoctorEngineCheck {
   limits?: { absRel: number; invalidShare: number };
 }
 
-/** TensorRT: every major found, and the engine checks on the usable ones. */
+/** TensorRT: every major found, and the engine checks on the usable ones. @group Deployment */
 export interface DoctorTensorRT {
   /** Why TensorRT is not usable here, or a summary. */
   reason: string;
@@ -1013,7 +1057,7 @@ export interface DoctorTensorRT {
   enginesReason: string;
 }
 
-/** onnxruntime, and the demo model run on it. */
+/** onnxruntime, and the demo model run on it. @group Deployment */
 export interface DoctorOnnxRuntime {
   available: boolean;
   version: string;
@@ -1029,7 +1073,7 @@ export interface DoctorOnnxRuntime {
   height?: number;
 }
 
-/** One CUDA kernel step against its CPU twin. */
+/** One CUDA kernel step against its CPU twin. @group Deployment */
 export interface DoctorKernelStep {
   name: string;
   elements: number;
@@ -1044,7 +1088,7 @@ export interface DoctorKernelStep {
   passed: boolean;
 }
 
-/** The CUDA kernels against their CPU twins on the bundled photo. */
+/** The CUDA kernels against their CPU twins on the bundled photo. @group Deployment */
 export interface DoctorKernels {
   ran: boolean;
   /** Why they did not run, or the device summary. */
@@ -1055,7 +1099,7 @@ export interface DoctorKernels {
   steps: DoctorKernelStep[];
 }
 
-/** Report of {@link Metric3D.doctor} (`npx metric3d doctor --json`). */
+/** Report of {@link Metric3D.doctor} (`npx metric3d doctor --json`). @group Deployment */
 export interface DoctorReport {
   version: string;
   node: { version: string; platform: string; arch: string; napi: string };

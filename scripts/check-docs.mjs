@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // After `typedoc` (npm run docs): every exported function and class of the public API
-// must carry an @example in its documentation. Reads docs/api/api.json.
+// must carry an @example in its documentation, the landing page must be the README and
+// every export must sit in one of the @group sections, Metric3D first. Reads
+// docs/api/api.json.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,3 +29,20 @@ if (missing.length) {
   process.exit(1);
 }
 console.log(`API docs: ${checked} public functions and classes, each with an example`);
+
+// The landing page is the README, and the exports are in the @group sections of
+// typedoc.json's groupOrder, in that order, with Metric3D first.
+const GROUPS = ['Core', 'Results and writers', 'Robotics', 'Evaluation', 'Deployment', 'Errors'];
+const problems = [];
+const readme = (api.readme ?? []).map((p) => p.text ?? '').join('');
+if (!readme.startsWith('# metric3d-trt')) problems.push('the landing page is not README.md');
+const titles = (api.groups ?? []).map((g) => g.title);
+if (JSON.stringify(titles) !== JSON.stringify(GROUPS)) problems.push(`groups are [${titles.join(', ')}], expected [${GROUPS.join(', ')}] (an export without @group lands in a group named after its kind)`);
+const byId = new Map((api.children ?? []).map((c) => [c.id, c.name]));
+const core = (api.groups ?? []).find((g) => g.title === 'Core');
+if (byId.get(core?.children?.[0]) !== 'Metric3D') problems.push('Metric3D is not the first entry of the Core group');
+if (problems.length) {
+  console.error(`API docs:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`API docs: README landing page; groups ${GROUPS.join(', ')}; Metric3D first`);

@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // The pack-and-install test: packs the package, checks what the tarball holds, installs
-// it into an empty folder the way a user does (npm's default script policy, npm cache
-// preferred), then - with no compiler on PATH - requires it, imports it, and runs
-// `metric3d info`, `metric3d doctor` and `metric3d demo` on the bundled photo. Needs
+// it into an empty folder the way the README says a user does
+// (`ONNXRUNTIME_NODE_INSTALL=skip npm install metric3d-trt`, npm's default script policy,
+// npm cache preferred), checks that npm warned about no unknown config and that
+// onnxruntime-node fetched no CUDA provider, then - with no compiler on PATH - requires
+// it, imports it, and runs `metric3d info`, `metric3d doctor` and `metric3d demo` on the
+// bundled photo; last, `metric3d rebuild` first without the build tools (it must say
+// which to install), then after the npm line it prints, as docs/install.md says. Needs
 // the addon built and `npm run build:prebuilds` done (npm test does both).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -20,9 +24,12 @@ function check(ok, what) {
   if (!ok) failures++;
 }
 
+/** Runs npm with exactly the environment given on top of this process's; fails on an unknown-config warning. */
 function npm(args, cwd, env = {}) {
-  const r = spawnSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', ...env } });
+  const r = spawnSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`npm ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  const unknown = r.stderr.split('\n').filter((l) => /Unknown (project|user|env|cli|global) config/.test(l));
+  check(unknown.length === 0, `npm ${args[0]} warns about no unknown config${unknown.length ? `: ${unknown[0]}` : ''}`);
   return r.stdout;
 }
 
@@ -46,11 +53,16 @@ try {
   const app = join(work, 'app');
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'metric3d-install-test', version: '1.0.0', private: true }, null, 2));
+  // The README's install line: `ONNXRUNTIME_NODE_INSTALL=skip npm install metric3d-trt`
+  // (here the tarball; --prefer-offline and the quiet flags only spare the network and output).
   const t0 = Date.now();
-  npm(['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], app);
+  npm(['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], app, { ONNXRUNTIME_NODE_INSTALL: 'skip' });
   console.log(`installed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const pkg = join(app, 'node_modules', 'metric3d-trt');
   check(!existsSync(join(pkg, 'build')), 'the installed package has no build/ folder (nothing was compiled)');
+  const ortBin = join(app, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', process.platform, process.arch);
+  check(!existsSync(join(ortBin, 'libonnxruntime_providers_cuda.so')), 'onnxruntime-node downloaded no CUDA execution provider');
+  for (const tool of ['node-addon-api', 'cmake-js']) check(!existsSync(join(app, 'node_modules', tool)), `${tool} is not installed with the package`);
 
   // 3. Run it with no compiler reachable: PATH holds only node.
   const bin = join(work, 'bin');
@@ -94,8 +106,14 @@ try {
   if (demo.status === 0) console.log(demo.stdout.split('\n').filter((l) => /^(backend|depth|cloud|timings)/.test(l)).map((l) => `     ${l.slice(0, 150)}`).join('\n'));
 
   // 4. The source fallback: `metric3d rebuild --cpu-only` (node-gyp, binding.gyp) with the
-  // compilers back on PATH; node-gyp-build then prefers the new local build.
+  // compilers back on PATH; node-gyp-build then prefers the new local build. Without the
+  // build tools it names the npm line that installs them; that line, run as printed, is
+  // what docs/install.md says to run.
   const full = { ...env, PATH: process.env.PATH };
+  const bare = spawnSync(process.execPath, [join(pkg, 'bin', 'metric3d.js'), 'rebuild', '--cpu-only'], { cwd: app, env: full, encoding: 'utf8' });
+  const line = /`(npm install --no-save [^`]+)`/.exec(bare.stderr)?.[1];
+  check(bare.status === 3 && !!line && !existsSync(join(pkg, 'build')), `metric3d rebuild without the build tools exits 3 and says what to install${line ? `: ${line}` : `: ${bare.stderr.trim()}`}`);
+  if (line) npm([...line.split(' ').slice(1), '--prefer-offline', '--no-audit', '--no-fund'], app);
   const t1 = Date.now();
   const rebuild = spawnSync(process.execPath, [join(pkg, 'bin', 'metric3d.js'), 'rebuild', '--cpu-only'], { cwd: app, env: full, encoding: 'utf8' });
   check(rebuild.status === 0 && /built .*build\/Release\/metric3d\.node with node-gyp: CUDA kernels no/.test(rebuild.stdout),

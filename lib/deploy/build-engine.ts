@@ -23,6 +23,7 @@ import { invalid, optionalFunction, optionalInputSize, optionalObject, optionalS
  * });
  * console.log(e.enginePath, e.cached ? 'cached' : `built in ${e.buildSeconds} s`);
  * ```
+ * @group Deployment
  */
 export async function buildEngine(model: string, options: BuildEngineOptions = {}): Promise<EngineBuildResult> {
   if (typeof model !== 'string' || model.length === 0) invalid('a model name or .onnx path', 'model', model);

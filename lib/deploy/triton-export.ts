@@ -48,6 +48,7 @@ function tensorBlock(v: ValueInfo, batched: boolean): string {
  *   outputs: [{ name: 'predicted_depth', type: 'float32', shape: [1, 'height', 'width'] }],
  * });
  * ```
+ * @group Deployment
  */
 export function tritonConfig(spec: TritonConfigSpec): string {
   const batched = spec.maxBatchSize > 0;
@@ -118,6 +119,7 @@ export function tritonCommand(repoDir: string): string {
  * console.log(r.configPath);
  * console.log(r.command); // docker run ... tritonserver --model-repository=/models
  * ```
+ * @group Deployment
  */
 export async function exportTritonRepository(model: string, repoDir: string, options: TritonExportOptions = {}): Promise<TritonExportResult> {
   if (typeof model !== 'string' || !model) invalid('a model name or .onnx path', 'model', model);

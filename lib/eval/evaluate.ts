@@ -51,7 +51,7 @@ import { integerIn, invalid, isPlainObject, knownKeys, optionKeys, optionalObjec
 import { pathOf, readDataset, readDepthPng, readNormalPng, sizeCheck, type Subset } from './dataset';
 import { cropMask, depthMetrics, meanMetrics, metricOptions, normalMetrics } from './metrics';
 
-/** Options of {@link evaluate}. */
+/** Options of {@link evaluate}. @group Evaluation */
 export interface EvalOptions extends MetricOptions {
   /**
    * Registry name or `.onnx` path; required unless `instance` is given (`'demo'` is the
@@ -172,6 +172,7 @@ function aggregate(images: readonly ImageEval[]): EvalAggregate {
  * console.log(report.overall.depth?.absRel, report.overall.failed);
  * await writeFile('report.json', JSON.stringify(report, null, 2));
  * ```
+ * @group Evaluation
  */
 export async function evaluate(datasetDir: string, options?: EvalOptions): Promise<EvalReport> {
   const o = optionalObject(options, 'options') as EvalOptions;
@@ -297,6 +298,7 @@ export async function evaluate(datasetDir: string, options?: EvalOptions): Promi
  * // kitti        697       0  0.0520  0.1740  2.4960   0.0780  0.0220  0.9750  0.9950  0.9990
  * // ...
  * ```
+ * @group Evaluation
  */
 export function formatEvalTable(report: EvalReport): string {
   if (!isPlainObject(report) || !isPlainObject(report.subsets) || !isPlainObject(report.overall)) invalid('an EvalReport', 'report', report);

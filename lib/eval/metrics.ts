@@ -131,6 +131,7 @@ function nanDepth(): DepthMetrics {
  * const d = depthMetrics(r.depth, gtMetres, r.width, r.height, { maxDepth: 80, crop: 'garg' });
  * console.log(d.absRel, d.delta1, d.pixels);
  * ```
+ * @group Evaluation
  */
 export function depthMetrics(pred: Float32Array, gt: Float32Array, width: number, height: number, options?: MetricOptions): DepthMetrics {
   const s = dims(width, height);
@@ -213,6 +214,7 @@ export function depthMetrics(pred: Float32Array, gt: Float32Array, width: number
  * const n = normalMetrics(r.normals!, gtNormals, r.width, r.height);
  * console.log(`${n.meanAngle.toFixed(2)} deg mean, ${(100 * n.within11_25).toFixed(1)} % < 11.25 deg`);
  * ```
+ * @group Evaluation
  */
 export function normalMetrics(pred: Float32Array, gt: Float32Array, width: number, height: number, mask?: Uint8Array): NormalMetrics {
   const s = dims(width, height);

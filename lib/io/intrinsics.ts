@@ -7,7 +7,7 @@ import { IntrinsicsError } from '../errors';
 import type { ExifCamera, Intrinsics, IntrinsicsInput, IntrinsicsSource } from '../types';
 import { describe, isPlainObject } from '../validate';
 
-/** Default horizontal field of view in degrees when nothing else is known. */
+/** Default horizontal field of view in degrees when nothing else is known. @group Robotics */
 export const DEFAULT_FOV_DEGREES = 60;
 
 function check(name: string, v: unknown, positive: boolean): number {
@@ -36,6 +36,7 @@ export function callerIntrinsics(k: unknown, width: number, height: number): Int
  * ```ts
  * intrinsicsFrom35mm(28, 4000, 3000); // { fx: 3111.1, fy: 3111.1, cx: 2000, cy: 1500 }
  * ```
+ * @group Robotics
  */
 export function intrinsicsFrom35mm(f35: number, width: number, height: number): Intrinsics {
   const fx = (f35 / 36) * Math.max(width, height);
@@ -49,6 +50,7 @@ export function intrinsicsFrom35mm(f35: number, width: number, height: number): 
  * ```ts
  * intrinsicsFromFov(90, 1280, 720); // { fx: 640, fy: 640, cx: 640, cy: 360 }
  * ```
+ * @group Robotics
  */
 export function intrinsicsFromFov(fovDegrees: number, width: number, height: number): Intrinsics {
   if (typeof fovDegrees !== 'number' || !(fovDegrees > 0 && fovDegrees < 180)) {
@@ -68,6 +70,7 @@ export function intrinsicsFromFov(fovDegrees: number, width: number, height: num
  * const r = await m.predict('IMG_0001.jpg');
  * intrinsicsFromExif(r.camera, r.width, r.height, 6.17)?.detail; // e.g. 'EXIF FocalLengthIn35mmFilm 26 mm'
  * ```
+ * @group Robotics
  */
 export function intrinsicsFromExif(
   camera: ExifCamera | undefined,

@@ -30,6 +30,7 @@ function describeGraph(inputs: readonly ValueInfo[], outputs: readonly ValueInfo
  * );
  * c.kind; // 'community'
  * ```
+ * @group Core
  */
 export function detectContract(
   inputs: readonly ValueInfo[],

@@ -44,6 +44,7 @@ export const ENGINE_CACHE_FORMAT = 2;
  * ```ts
  * console.log(engineCacheDir()); // e.g. /home/me/.cache/metric3d-trt/engines
  * ```
+ * @group Deployment
  */
 export function engineCacheDir(dir?: string): string {
   if (dir) return resolve(dir);

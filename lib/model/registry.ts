@@ -20,6 +20,7 @@ let cached: Registry | undefined;
  * ```ts
  * for (const [name, e] of Object.entries(registry().models)) console.log(name, e.contract, e.url ?? '(export it yourself)');
  * ```
+ * @group Core
  */
 export function registry(): Registry {
   if (!cached) cached = JSON.parse(readFileSync(join(packageRoot(), 'models', 'registry.json'), 'utf8')) as Registry;
@@ -34,6 +35,7 @@ export function registry(): Registry {
  * ```ts
  * modelPath('vit-small'); // e.g. /home/me/.cache/metric3d-trt/models/metric3d-vit-small/model.onnx
  * ```
+ * @group Core
  */
 export function modelPath(name: string, cacheDir = defaultCacheDir()): string {
   const entry = registry().models[name];
@@ -49,6 +51,7 @@ export function modelPath(name: string, cacheDir = defaultCacheDir()): string {
  * const { path, entry } = resolveModel('demo');
  * console.log(path, entry?.inputSize);
  * ```
+ * @group Core
  */
 export function resolveModel(model: string, cacheDir = defaultCacheDir()): ResolvedModel {
   const reg = registry();
@@ -57,7 +60,7 @@ export function resolveModel(model: string, cacheDir = defaultCacheDir()): Resol
     const path = modelPath(model, cacheDir);
     if (!existsSync(path)) {
       const how = entry.url
-        ? `Download it with \`npx metric3d download ${model}\` (or downloadModel('${model}'), from ${entry.url}${entry.sha256 ? `, sha256 ${entry.sha256}` : ''})`
+        ? `Run \`npx metric3d download ${model}\` (or downloadModel('${model}')), or download ${entry.url}${entry.sha256 ? ` (sha256 ${entry.sha256})` : ''} to that path`
         : 'Export it as its registry description says and place it at that path';
       throw new ModelLoadError(`model '${model}' is not available: ${path} does not exist. ${how}, or pass model: '/path/to/model.onnx'.`);
     }

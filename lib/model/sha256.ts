@@ -4,6 +4,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 
 /** sha256 (hex) of bytes, or of a string as UTF-8. */
 export function sha256(data: string | Uint8Array): string {
@@ -25,4 +26,21 @@ export async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   await hashFileInto(path, hash);
   return hash.digest('hex');
+}
+
+/**
+ * sha256 (hex) and length of everything in an open file, read from byte 0 through the
+ * handle itself (not by path, so a file swapped under its name is not what is hashed).
+ */
+export async function sha256OfHandle(fh: FileHandle): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(4 << 20);
+  let pos = 0;
+  for (;;) {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+    if (bytesRead === 0) break;
+    hash.update(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+  }
+  return { sha256: hash.digest('hex'), bytes: pos };
 }

@@ -1,5 +1,6 @@
-// Model download against a local HTTP server: progress, resume, restart, verification,
-// errors, idle timeout, cancel, external data and mirrors. No network beyond 127.0.0.1.
+// Model download against a local HTTP server: progress, resume (If-Range), restart,
+// verification, errors, idle timeout, cancel, external data and mirrors. No network
+// beyond 127.0.0.1. Locks, symbolic links, limits and redirects: download-safety.test.ts.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -23,7 +24,9 @@ const data2Sha = createHash('sha256').update(data2).digest('hex');
 type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void;
 const routes = new Map<string, Handler>();
 const counts = new Map<string, number>();
-const seen: { path: string; range?: string }[] = [];
+const seen: { path: string; range?: string; ifRange?: string }[] = [];
+/** The ETag every route of this file serves its body with. */
+const ETAG = '"v1"';
 let server: Server;
 let base = '';
 
@@ -31,27 +34,39 @@ const tmp = mkdtempSync(join(tmpdir(), 'metric3d-download-'));
 let dirs = 0;
 const freshCache = () => join(tmp, `cache-${++dirs}`);
 
-/** Answers a Range request with 206 and the rest of `body`, else 200 and all of it. */
+/**
+ * Answers a Range request with 206 and the rest of `body` when its If-Range (if any)
+ * names this body's ETag, else 200 and all of it.
+ */
 function serveRange(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
   const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-  if (m) {
+  const ifRange = req.headers['if-range'];
+  if (m && (ifRange === undefined || ifRange === ETAG)) {
     const start = Number(m[1]);
     res.writeHead(206, {
+      etag: ETAG,
       'content-length': String(body.length - start),
       'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
       'content-type': 'application/octet-stream',
     });
     res.end(body.subarray(start));
   } else {
-    res.writeHead(200, { 'content-length': String(body.length), 'content-type': 'application/octet-stream' });
+    res.writeHead(200, { etag: ETAG, 'content-length': String(body.length), 'content-type': 'application/octet-stream' });
     res.end(body);
   }
+}
+
+/** Plants `<dest>.partial` holding `bytes`, recorded as coming from `url` with the ETag the routes serve. */
+function plantPartial(dest: string, url: string, bytes: Buffer, total = payload.length): void {
+  mkdirSync(dirname(dest), { recursive: true });
+  writeFileSync(`${dest}.partial`, bytes);
+  writeFileSync(`${dest}.partial.json`, JSON.stringify({ url, etag: ETAG, total }));
 }
 
 beforeAll(async () => {
   server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    seen.push({ path, range: req.headers.range });
+    seen.push({ path, range: req.headers.range, ifRange: req.headers['if-range'] as string | undefined });
     const n = (counts.get(path) ?? 0) + 1;
     counts.set(path, n);
     const h = routes.get(path);
@@ -105,9 +120,12 @@ describe('downloadModel / downloadEntry', () => {
       files: [dest],
       alreadyPresent: false,
       resumed: false,
+      verified: true,
     });
     expect(readFileSync(dest).equals(payload)).toBe(true);
     expect(existsSync(`${dest}.partial`)).toBe(false);
+    expect(existsSync(`${dest}.partial.json`)).toBe(false);
+    expect(existsSync(`${dest}.lock`)).toBe(false);
     expect(statSync(dest).mode & 0o111).toBe(0);
     expect(events.length).toBeGreaterThanOrEqual(2);
     for (let i = 1; i < events.length; i++) expect(events[i].receivedBytes).toBeGreaterThanOrEqual(events[i - 1].receivedBytes);
@@ -120,11 +138,11 @@ describe('downloadModel / downloadEntry', () => {
     expect(events.slice(0, -1).every((e) => (e.percent ?? 0) < 100)).toBe(true);
   });
 
-  it('resumes an interrupted download with a Range request', async () => {
+  it('resumes an interrupted download with a Range request naming the ETag (If-Range)', async () => {
     const half = payload.length >> 1;
     routes.set('/cut/model.onnx', (req, res, n) => {
       if (n === 1) {
-        res.writeHead(200, { 'content-length': String(payload.length) });
+        res.writeHead(200, { etag: ETAG, 'content-length': String(payload.length) });
         res.write(payload.subarray(0, half));
         setTimeout(() => res.socket?.destroy(), 100);
       } else serveRange(req, res, payload);
@@ -146,6 +164,7 @@ describe('downloadModel / downloadEntry', () => {
     const r = await downloadEntry('cut', e, { cacheDir, onProgress: (p) => events.push(p) });
     const last = seen.filter((s) => s.path === '/cut/model.onnx').at(-1)!;
     expect(last.range).toBe(`bytes=${kept.length}-`);
+    expect(last.ifRange).toBe(ETAG);
     expect(r.resumed).toBe(true);
     expect(r.bytes).toBe(payload.length);
     expect(r.sha256).toBe(payloadSha);
@@ -163,10 +182,9 @@ describe('downloadModel / downloadEntry', () => {
     });
     const cacheDir = freshCache();
     const dest = join(cacheDir, 'models', 'nr', 'model.onnx');
-    mkdirSync(dirname(dest), { recursive: true });
-    writeFileSync(`${dest}.partial`, randomBytes(1000)); // not a prefix of the payload
+    plantPartial(dest, `${base}/norange/model.onnx`, randomBytes(1000)); // not a prefix of the payload
     const r = await downloadEntry('nr', entry({ url: `${base}/norange/model.onnx`, file: 'nr/model.onnx' }), { cacheDir });
-    expect(seen.filter((s) => s.path === '/norange/model.onnx').at(-1)!.range).toBe('bytes=1000-');
+    expect(seen.filter((s) => s.path === '/norange/model.onnx').at(-1)).toMatchObject({ range: 'bytes=1000-', ifRange: ETAG });
     expect(r.resumed).toBe(false);
     expect(r.sha256).toBe(payloadSha);
     expect(readFileSync(dest).equals(payload)).toBe(true);
@@ -180,13 +198,12 @@ describe('downloadModel / downloadEntry', () => {
     });
     const cacheDir = freshCache();
     const dest = join(cacheDir, 'models', 'rd', 'model.onnx');
-    mkdirSync(dirname(dest), { recursive: true });
-    writeFileSync(`${dest}.partial`, payload.subarray(0, 4096));
+    plantPartial(dest, `${base}/redir/model.onnx`, payload.subarray(0, 4096));
     const before = seen.length;
     const r = await downloadEntry('rd', entry({ url: `${base}/redir/model.onnx`, file: 'rd/model.onnx' }), { cacheDir });
     expect(seen.slice(before)).toEqual([
-      { path: '/redir/model.onnx', range: 'bytes=4096-' },
-      { path: '/ok/model.onnx', range: 'bytes=4096-' },
+      { path: '/redir/model.onnx', range: 'bytes=4096-', ifRange: ETAG },
+      { path: '/ok/model.onnx', range: 'bytes=4096-', ifRange: ETAG },
     ]);
     expect(r).toMatchObject({ bytes: payload.length, sha256: payloadSha, resumed: true });
     expect(readFileSync(dest).equals(payload)).toBe(true);
@@ -201,8 +218,7 @@ describe('downloadModel / downloadEntry', () => {
     });
     const cacheDir = freshCache();
     const dest = join(cacheDir, 'models', 'r416', 'model.onnx');
-    mkdirSync(dirname(dest), { recursive: true });
-    writeFileSync(`${dest}.partial`, payload);
+    plantPartial(dest, `${base}/416/model.onnx`, payload);
     const r = await downloadEntry('r416', entry({ url: `${base}/416/model.onnx`, file: 'r416/model.onnx' }), { cacheDir });
     expect(r).toMatchObject({ bytes: payload.length, sha256: payloadSha, resumed: true, alreadyPresent: false });
     expect(readFileSync(dest).equals(payload)).toBe(true);
@@ -272,7 +288,7 @@ describe('downloadModel / downloadEntry', () => {
     const before = seen.length;
     const r = await downloadEntry('here', entry({ url: `${base}/never/model.onnx`, file: 'here/model.onnx' }), { cacheDir });
     expect(seen.length).toBe(before);
-    expect(r).toEqual({ name: 'here', path: dest, bytes: payload.length, sha256: payloadSha, files: [dest], alreadyPresent: true, resumed: false });
+    expect(r).toEqual({ name: 'here', path: dest, bytes: payload.length, sha256: payloadSha, files: [dest], alreadyPresent: true, resumed: false, verified: true });
   });
 
   it('downloads again, with a warning, when the file present fails verification', async () => {
@@ -301,13 +317,19 @@ describe('downloadModel / downloadEntry', () => {
     const before = seen.length;
     const r = await downloadEntry(
       'ext',
-      entry({ url: `${base}/ext/model.onnx`, externalData: [`${base}/ext/model.onnx_data`], file: 'ext/model.onnx' }),
+      entry({
+        url: `${base}/ext/model.onnx`,
+        externalData: [`${base}/ext/model.onnx_data`],
+        externalDataChecks: [{ sha256: data2Sha, size: data2.length }],
+        file: 'ext/model.onnx',
+      }),
       { cacheDir },
     );
     const dir = join(cacheDir, 'models', 'ext');
     expect(r.files).toEqual([join(dir, 'model.onnx_data'), join(dir, 'model.onnx')]);
     expect(r.path).toBe(join(dir, 'model.onnx'));
     expect(r.sha256).toBe(payloadSha);
+    expect(r.verified).toBe(true);
     expect(readFileSync(join(dir, 'model.onnx')).equals(payload)).toBe(true);
     expect(readFileSync(join(dir, 'model.onnx_data')).equals(data2)).toBe(true);
     expect(createHash('sha256').update(readFileSync(join(dir, 'model.onnx_data'))).digest('hex')).toBe(data2Sha);
@@ -316,7 +338,12 @@ describe('downloadModel / downloadEntry', () => {
     const again = seen.length;
     const r2 = await downloadEntry(
       'ext',
-      entry({ url: `${base}/ext/model.onnx`, externalData: [`${base}/ext/model.onnx_data`], file: 'ext/model.onnx' }),
+      entry({
+        url: `${base}/ext/model.onnx`,
+        externalData: [`${base}/ext/model.onnx_data`],
+        externalDataChecks: [{ sha256: data2Sha, size: data2.length }],
+        file: 'ext/model.onnx',
+      }),
       { cacheDir },
     );
     expect(seen.length).toBe(again);
@@ -336,6 +363,7 @@ describe('downloadModel / downloadEntry', () => {
     expect(seen.slice(before).map((s) => s.path)).toEqual(['/mirror/mir/model.onnx_data', '/mirror/mir/model.onnx']);
     expect(readFileSync(r.path).equals(payload)).toBe(true);
     expect(readFileSync(r.files[0]).equals(data2)).toBe(true);
+    expect(r.verified).toBe(false); // the data file has no sha256 in this entry
 
     const old = process.env.METRIC3D_MIRROR;
     process.env.METRIC3D_MIRROR = `${base}/mirror`;

@@ -1,8 +1,6 @@
 // The metric3d command as a user runs it: real processes, exit codes, files on disk.
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -204,7 +202,7 @@ describe('metric3d eval', () => {
   }, 60_000);
 });
 
-describe('metric3d info, build-engine and download', () => {
+describe('metric3d info and build-engine', () => {
   it('info --json reports backends and the cache', async () => {
     const cache = join(tmp, 'cache');
     const r = await cli(['info', '--json', '--cache-dir', cache]);
@@ -224,50 +222,5 @@ describe('metric3d info, build-engine and download', () => {
     const r = await cli(['build-engine', 'demo']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^error \[ERR_BACKEND_UNAVAILABLE\]: tensorrt backend not available: TensorRT not found/);
-  });
-
-  describe('download', () => {
-    let server: Server;
-    let base = '';
-    const payload = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) & 255));
-    const seen: string[] = [];
-    beforeAll(async () => {
-      server = createServer((req, res) => {
-        seen.push(req.url ?? '');
-        if (req.url === '/metric3d-vit-small/model.onnx') {
-          res.writeHead(200, { 'Content-Length': payload.length });
-          res.end(payload);
-        } else {
-          res.writeHead(404);
-          res.end();
-        }
-      });
-      await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    });
-    afterAll(() => new Promise<void>((ok) => server.close(() => ok())));
-
-    it('downloads from a mirror into the cache, then finds it there', async () => {
-      const cache = join(tmp, 'dl');
-      const r = await cli(['download', 'vit-small', '--mirror', base, '--cache-dir', cache, '--quiet']);
-      expect(r.stderr).toBe('');
-      expect(r.code).toBe(0);
-      const file = join(cache, 'models', 'metric3d-vit-small', 'model.onnx');
-      expect(Buffer.compare(readFileSync(file), payload)).toBe(0);
-      expect(existsSync(`${file}.partial`)).toBe(false);
-      expect(r.stdout).toContain(`downloaded: ${file}`);
-      const again = await cli(['download', 'vit-small', '--mirror', base, '--cache-dir', cache, '--quiet']);
-      expect(again.code).toBe(0);
-      expect(again.stdout).toContain('already present');
-      expect(seen).toEqual(['/metric3d-vit-small/model.onnx']);
-      const info = JSON.parse((await cli(['info', '--json', '--cache-dir', cache])).stdout);
-      expect(info.cache.models).toEqual([{ path: file, bytes: payload.length }]);
-    });
-
-    it('exits 3 with the HTTP status when the file is not there', async () => {
-      const r = await cli(['download', 'vit-large', '--mirror', base, '--cache-dir', join(tmp, 'dl404'), '--quiet']);
-      expect(r.code).toBe(3);
-      expect(r.stderr).toMatch(/ERR_DOWNLOAD.*404/);
-    });
   });
 });

@@ -37,6 +37,7 @@ import {
 import { expandInputs, readCameraFile, type CameraFile, type CameraSpec, type InputFile } from '../inputs';
 import { needs, writeOutputs } from '../outputs';
 import { bar, buildProgress, clock, ProgressLine } from '../progress';
+import { shortBackendReason } from '../reason';
 
 interface PredictFlags {
   output: string;
@@ -170,7 +171,7 @@ async function predictCommand(inputs: string[], f: PredictFlags, io: Io): Promis
   });
   line.done();
   if (m.model.standIn) line.log(standInWarning(f.model));
-  if (!f.quiet) io.err(`model ${f.model} on ${m.backend}: ${m.backendReason}\n`);
+  if (!f.quiet) io.err(`model ${f.model} on ${m.backend}: ${shortBackendReason(m.backendReason)}\n`);
   const want = new Set(f.formats);
   const need = needs(want, f.plyNormals);
   const stems = new Map<string, number>();

@@ -1,6 +1,6 @@
 /** `metric3d rebuild`: build the native addon for this machine. */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 import type { Command } from 'commander';
@@ -38,17 +38,31 @@ function findNodeGyp(): string[] | undefined {
   return onPath.status === 0 && /^v\d/.test(onPath.stdout.trim()) ? ['node-gyp'] : undefined;
 }
 
+/** The `npm install` line for the build tools, at the versions this package was built with. */
+export function buildToolsInstall(root = packageRoot()): string {
+  const dev = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies?: Record<string, string> }).devDependencies ?? {};
+  return `npm install --no-save node-addon-api@${dev['node-addon-api'] ?? '8'} cmake-js@${dev['cmake-js'] ?? '8'}`;
+}
+
 /** Builds the addon for this machine: cmake-js (full: CUDA, TensorRT modules) when CMake is found, else node-gyp (CPU only). */
 function rebuildCommand(f: RebuildFlags, io: Io): number {
   const root = packageRoot();
   const say = (s: string) => io.err(`${s}\n`);
   const run = (cmd: string[]) => spawnSync(cmd[0], cmd.slice(1), { cwd: root, stdio: 'inherit' }).status === 0;
+  // The build tools are not installed with the package (only a rebuild needs them).
+  if (!resolveFrom('node-addon-api')) {
+    say(
+      'rebuild: node-addon-api is not installed; building the addon needs it (and cmake-js for the CUDA and TensorRT build). ' +
+        `Install them in your project with \`${buildToolsInstall(root)}\`, then run \`npx metric3d rebuild\` again; nothing was built`,
+    );
+    return EXIT_FATAL;
+  }
   let built: string | undefined;
   const hasCmake = spawnSync('cmake', ['--version'], { stdio: 'ignore' }).status === 0;
   const cmakeJs = resolveFrom('cmake-js/bin/cmake-js');
   if (f.cpuOnly) say('rebuild: --cpu-only given: building the CPU-only addon with node-gyp');
   else if (!hasCmake) say('rebuild: CMake not found on PATH: building the CPU-only addon with node-gyp (install CMake >= 3.18 for CUDA and TensorRT support)');
-  else if (!cmakeJs) say('rebuild: cmake-js is not installed next to metric3d-trt: building the CPU-only addon with node-gyp');
+  else if (!cmakeJs) say(`rebuild: cmake-js is not installed (\`${buildToolsInstall(root)}\` installs it): building the CPU-only addon with node-gyp`);
   else {
     say('rebuild: building with cmake-js (CUDA kernels when nvcc is found; TensorRT modules when M3D_TENSORRT10_INCLUDE_DIR / M3D_TENSORRT11_INCLUDE_DIR are set)');
     if (run([process.execPath, cmakeJs, 'compile', '--out', 'build', '--CDM3D_BUILD_TESTS=OFF'])) built = 'cmake-js';

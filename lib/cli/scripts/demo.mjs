@@ -3,12 +3,14 @@
 //   npm run demo                                  bundled model and photo
 //   npm run demo -- photo.jpg --model vit-small --fx 1000 --fy 1000 --cx 640 --cy 360
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const { Metric3D, Metric3DError } = await import(join(root, 'dist/esm/index.mjs'));
+const { shortBackendReason } = createRequire(import.meta.url)(join(root, 'dist/cjs/cli/reason.js'));
 
 const usage = 'usage: npm run demo -- [image] [--model name|path.onnx] [--backend auto|onnxruntime|tensorrt] [--fx F --fy F --cx X --cy Y]';
 let parsed;
@@ -55,7 +57,7 @@ try {
   const info = Metric3D.info();
   console.log(`metric3d-trt ${info.version}`);
   const m = await Metric3D.load({ model: values.model, backend: values.backend });
-  console.log(`backend   ${m.backend}: ${m.backendReason}`);
+  console.log(`backend   ${m.backend}: ${shortBackendReason(m.backendReason)}`);
   const model = m.model;
   console.log(`model     ${model.name ?? model.path} (${model.contract} contract, input ${model.inputSize.join('x')}, normals: ${model.hasNormals ? 'yes' : 'no'})`);
   if (model.standIn) {

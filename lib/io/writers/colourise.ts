@@ -63,6 +63,7 @@ function optionalNonNegative(v: unknown, name: string): number | undefined {
  * console.log(`colours span ${min.toFixed(2)} m (red) .. ${max.toFixed(2)} m (dark)`);
  * const fixed = await colouriseDepth(r.depth, r.width, r.height, { min: 0.5, max: 10 });
  * ```
+ * @group Results and writers
  */
 export async function colouriseDepth(
   depth: Float32Array,

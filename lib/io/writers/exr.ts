@@ -43,6 +43,7 @@ function f32(...v: number[]): Buffer {
  * await writeFile('depth.exr', depthToEXR(r.depth, r.width, r.height));
  * // OpenCV: cv2.imread('depth.exr', cv2.IMREAD_UNCHANGED)  (with OPENCV_IO_ENABLE_OPENEXR=1)
  * ```
+ * @group Results and writers
  */
 export function depthToEXR(depth: Float32Array, width: number, height: number): Buffer {
   const a = depthArg(depth, width, height);

@@ -26,6 +26,7 @@ function unitToByte(v: number): number {
  * ```ts
  * if (r.normals) await writeFile('normals.png', await normalsToPNG(r.normals, r.width, r.height));
  * ```
+ * @group Results and writers
  */
 export async function normalsToPNG(normals: Float32Array, width: number, height: number): Promise<Buffer> {
   const s = imageDims(width, height);

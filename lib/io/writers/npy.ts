@@ -19,6 +19,7 @@ import { depthArg } from '../../validate';
  * await writeFile('depth.npy', depthToNPY(r.depth, r.width, r.height));
  * // python: d = numpy.load('depth.npy')  # d.shape == (r.height, r.width)
  * ```
+ * @group Results and writers
  */
 export function depthToNPY(depth: Float32Array, width: number, height: number): Buffer {
   const a = depthArg(depth, width, height);

@@ -42,6 +42,7 @@ import { guard } from './common';
  * const cloud = await m.pointcloud('photo.jpg', { organised: true, withNormals: true });
  * await writeFile('cloud.ply', cloudToPLY(cloud, { comment: 'photo.jpg' }));
  * ```
+ * @group Robotics
  */
 export function cloudToPLY(
   cloud: { points: Float32Array; colours?: Uint8Array; normals?: Float32Array; count?: number },

@@ -28,6 +28,7 @@ import { encodePng } from './common';
  * const png = await depthToPNG16(r.depth, r.width, r.height);          // 1/256 m units
  * const mm = await depthToPNG16(r.depth, r.width, r.height, { scale: 1000 }); // millimetres
  * ```
+ * @group Results and writers
  */
 export async function depthToPNG16(
   depth: Float32Array,
