@@ -159,7 +159,7 @@ export class CancelledError extends Metric3DError {
 }
 /**
  * A request (`predict`, `pointcloud`) was stopped through its `signal`; `cause` is the
- * signal's reason. A {@link CancelledError} with the same code.
+ * signal's reason. A subclass of `CancelledError`, with its code.
  *
  * @group Errors
  */
@@ -168,7 +168,7 @@ export class AbortError extends CancelledError {
     super(message, options);
   }
 }
-/** A request (`predict`, `pointcloud`) ran past its `timeoutMs`. A {@link CancelledError} with the same code. @group Errors */
+/** A request (`predict`, `pointcloud`) ran past its `timeoutMs`. A subclass of `CancelledError`, with its code. @group Errors */
 export class TimeoutError extends CancelledError {
   constructor(message = 'timed out', options?: { cause?: unknown }) {
     super(message, options);

@@ -33,13 +33,16 @@ export function errorClasses(file = join(root, 'lib', 'errors.ts')) {
     if (!ts.isClassDeclaration(st) || !st.name) continue;
     const exported = st.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
     const base = st.heritageClauses?.[0]?.types[0]?.expression.getText(src);
-    if (!exported || base !== 'Metric3DError') continue;
+    // Direct subclasses of Metric3DError pass their ErrorCode to super(); a subclass of
+    // one of those (AbortError of CancelledError, ...) carries its base's code.
+    const inherited = classes.find((c) => c.name === base)?.code;
+    if (!exported || (base !== 'Metric3DError' && !inherited)) continue;
     const ctor = st.members.find((m) => ts.isConstructorDeclaration(m));
     const superCall = ctor?.body?.statements
       .map((s) => (ts.isExpressionStatement(s) && ts.isCallExpression(s.expression) ? s.expression : undefined))
       .find((c) => c && c.expression.kind === ts.SyntaxKind.SuperKeyword);
     const key = superCall?.arguments[0]?.getText(src).replace(/^ErrorCode\./, '');
-    const code = codes.get(key);
+    const code = base === 'Metric3DError' ? codes.get(key) : inherited;
     if (!code) throw new Error(`lib/errors.ts: class ${st.name.text} does not pass an ErrorCode to super()`);
     const jsDoc = st.jsDoc?.[0]?.comment;
     const doc = (typeof jsDoc === 'string' ? jsDoc : (jsDoc ?? []).map((c) => c.text).join('')).split(/\n\s*\n/)[0].replace(/\s+/g, ' ').trim();

@@ -43,10 +43,10 @@ describe('intrinsics plausibility warning', () => {
     expect(await warningsOf(() => m.predict(image, { intrinsics: { fx: 1e-30 } }))).toEqual([]);
   });
 
-  it('fov = 1e-10 degrees: the default-fov source warns', async () => {
+  it('fov = 1e-10 degrees from the caller warns', async () => {
     const w = await warningsOf(() => m.predict(image, { fov: 1e-10 }));
     expect(w).toHaveLength(1);
-    expect(w[0]).toMatch(/implausible intrinsics \(assumed 1e-10 degree horizontal field of view: the metric scale is a guess\): fx = .* horizontal field of view of 1\.00e-10 degrees across 112 px/);
+    expect(w[0]).toMatch(/implausible intrinsics \(fov 1e-10 deg \(caller\)\): fx = .* horizontal field of view of 1\.00e-10 degrees across 112 px/);
   });
 
   it('plausible intrinsics and the default field of view do not warn', async () => {

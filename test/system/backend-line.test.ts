@@ -29,8 +29,9 @@ describe('the backend line', () => {
   it('is one short line in metric3d predict when TensorRT is not installed', async () => {
     const r = await cli(['predict', join(root, 'models', 'sample-nyu.jpg'), '-o', tmp, '--model', 'demo', '--formats', 'json', '--fx', '518.86']);
     expect(r.code).toBe(0);
-    const first = r.stderr.split('\n')[0];
-    expect(first).toMatch(/^model demo on onnxruntime: TensorRT not installed: see metric3d doctor\/info; using onnxruntime on the CPU \(onnxruntime [\d.]+, CPU execution provider\)$/);
+    const lines = r.stderr.split('\n');
+    expect(lines[0]).toMatch(/^STAND-IN: model 'demo' is the bundled stand-in/);
+    expect(lines[1]).toMatch(/^model demo on onnxruntime: TensorRT not installed: see metric3d doctor\/info; using onnxruntime on the CPU \(onnxruntime [\d.]+, CPU execution provider\)$/);
     expect(r.stderr).not.toContain('/nonexistent/libnvinfer.so.10');
   });
 
