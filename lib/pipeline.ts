@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 
 import type { Backend } from './backends/types';
 import { attachCloudWriters, attachPredictionWriters } from './io/writers';
-import { decodeImage, type DecodedImage } from './io/input';
+import { decodeImage, type DecodedImage, type DecodeOptions } from './io/input';
 import { resolveIntrinsics } from './io/intrinsics';
 import { native } from './native/binding';
 import type { ImageInput, Intrinsics, IntrinsicsSource, Letterbox, ModelInfo, PointCloud, PointCloudOptions, PredictOptions, PredictResult } from './types';
@@ -25,6 +25,7 @@ export interface PipelineContext {
   backend: Backend;
   model: ModelInfo;
   maxPixels: number;
+  decode: DecodeOptions;
   defaultFov: number;
 }
 
@@ -76,7 +77,7 @@ export async function predict(
   if (out.depth !== undefined && !(out.depth instanceof Float32Array)) invalid('a Float32Array', 'options.out.depth', out.depth);
 
   const t0 = performance.now();
-  const decoded = await decodeImage(input, ctx.maxPixels);
+  const decoded = await decodeImage(input, ctx.maxPixels, ctx.decode);
   const { width, height } = decoded.image;
   const t1 = performance.now();
   const sensorWidthMm = o.sensorWidthMm === undefined ? undefined : finiteNumber(o.sensorWidthMm, 'options.sensorWidthMm');
