@@ -55,7 +55,7 @@ export class InvalidArgumentError extends Metric3DError {
     super(ErrorCode.INVALID_ARGUMENT, message, options);
   }
 }
-/** The image bytes could not be decoded (corrupt, truncated or unsupported format). @group Errors */
+/** The image could not be decoded: corrupt, truncated, empty or unreadable; a decoder warning; a format outside `inputFormats` (SVG unless listed); a decode over `decodeTimeout`. @group Errors */
 export class DecodeError extends Metric3DError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.DECODE, message, options);
@@ -73,7 +73,7 @@ export class ChannelsError extends Metric3DError {
     super(ErrorCode.CHANNELS, message, options);
   }
 }
-/** The image exceeds the pixel limit (`maxPixels`, default 100 MP), checked from the header before decoding. @group Errors */
+/** The image exceeds the pixel limit (`maxPixels`, default 40 MP), or is over 1 MP with more than 4 096 pixels per input byte; checked from the header before decoding. @group Errors */
 export class ImageTooLargeError extends Metric3DError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.IMAGE_TOO_LARGE, message, options);

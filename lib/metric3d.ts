@@ -13,6 +13,7 @@ import type { RequestStop } from './cancel';
 import { pointcloud, predict, startRequest, type PipelineContext } from './pipeline';
 import type {
   BackendName,
+  DisposeOptions,
   DoctorOptions,
   DoctorReport,
   ImageInput,
@@ -25,7 +26,7 @@ import type {
   RuntimeInfo,
   Verification,
 } from './types';
-import { integerIn } from './validate';
+import { integerIn, optionalObject } from './validate';
 
 /** Depth clamp of the parity check's predictions, in metres (the predict default). */
 const VERIFY_MAX_DEPTH = 300;
@@ -54,7 +55,7 @@ export class Metric3D {
 
   private constructor(s: Selection) {
     this.#backend = s.backend;
-    this.#context = { backend: s.backend, model: s.model, maxPixels: s.maxPixels, defaultFov: s.defaultFov };
+    this.#context = { backend: s.backend, model: s.model, maxPixels: s.maxPixels, decode: s.decode, defaultFov: s.defaultFov };
     this.#reason = s.reason;
   }
 
@@ -187,14 +188,25 @@ export class Metric3D {
 
   /**
    * Releases the model. Requests already running finish first; later calls reject
-   * with {@link DisposedError}. Safe to call more than once.
+   * with {@link DisposedError}. Safe to call more than once. With `timeout` (ms) the
+   * promise resolves after at most that long: requests still running then (a decode or
+   * inference that does not end) keep running, and the model is released when the last
+   * of them settles.
    *
    * @example
    * ```ts
    * await m.dispose();
+   * await other.dispose({ timeout: 10_000 }); // a shutdown that must not hang
    * ```
    */
-  dispose(): Promise<void> {
+  dispose(options?: DisposeOptions): Promise<void> {
+    let timeout: number | undefined;
+    try {
+      const o = optionalObject(options, 'options');
+      timeout = o.timeout === undefined ? undefined : integerIn(o.timeout, 'options.timeout', 0, 2 ** 31 - 1);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (!this.#disposing) {
       this.#disposed = true;
       this.#disposing = (async () => {
@@ -202,7 +214,12 @@ export class Metric3D {
         await this.#backend.dispose();
       })();
     }
-    return this.#disposing;
+    if (timeout === undefined) return this.#disposing;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeout);
+    });
+    return Promise.race([this.#disposing, deadline]).finally(() => clearTimeout(timer));
   }
 
   /**

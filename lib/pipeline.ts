@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { Backend } from './backends/types';
 import { requestStop, throwIfStopped, type RequestStop } from './cancel';
 import { attachCloudWriters, attachPredictionWriters } from './io/writers';
-import { decodeImage, type DecodedImage } from './io/input';
+import { decodeImage, type DecodedImage, type DecodeOptions } from './io/input';
 import { resolveIntrinsics } from './io/intrinsics';
 import { warnImplausibleIntrinsics } from './io/intrinsics-check';
 import { native } from './native/binding';
@@ -74,6 +74,7 @@ export interface PipelineContext {
   backend: Backend;
   model: ModelInfo;
   maxPixels: number;
+  decode: DecodeOptions;
   defaultFov: number;
 }
 
@@ -130,7 +131,7 @@ export async function predict(
 
   const t0 = performance.now();
   throwIfStopped(stop);
-  const decoded = await decodeImage(input, ctx.maxPixels);
+  const decoded = await decodeImage(input, ctx.maxPixels, ctx.decode);
   throwIfStopped(stop);
   const { width, height } = decoded.image;
   const t1 = performance.now();

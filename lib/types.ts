@@ -94,8 +94,18 @@ export interface LoadOptions {
   inputSize?: [number, number];
   /** Folder holding downloaded models (default: see {@link defaultCacheDir}). */
   cacheDir?: string;
-  /** Largest accepted image, in pixels (default 100 000 000). */
+  /**
+   * Largest accepted image, in pixels (default 40 000 000), checked from the header
+   * before decoding. Memory grows with it: see "Security and limits" in docs/guide.md.
+   */
   maxPixels?: number;
+  /**
+   * Encoded formats accepted, read from the bytes (never from a file name); default
+   * `['jpeg', 'png', 'webp', 'tiff', 'gif', 'heif']`. `'svg'` is accepted only when listed here.
+   */
+  inputFormats?: ImageFormat[];
+  /** Seconds one image may take to decode before it is refused with `DecodeError` (default 30; 0: no limit). */
+  decodeTimeout?: number;
   /** onnxruntime intra-op threads of this instance (default: the process thread budget, see `Metric3D.setNativeThreads`). */
   threads?: number;
   /**
@@ -110,6 +120,18 @@ export interface LoadOptions {
   onProgress?: (progress: Progress) => void;
   /** Stops long work during loading (an engine build); the load then rejects with CancelledError. */
   signal?: AbortSignal;
+}
+
+/** An encoded image format (`'heif'` covers AVIF and HEIC). @group Core */
+export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'tiff' | 'gif' | 'heif' | 'svg';
+
+/** Options of {@link Metric3D.dispose}. @group Core */
+export interface DisposeOptions {
+  /**
+   * Longest wait in ms for the requests still running; the promise then resolves and the
+   * model is released once the last of them settles (default: wait for all of them).
+   */
+  timeout?: number;
 }
 
 /** Connection to a Triton Inference Server (HTTP/REST, KServe v2 protocol). @group Deployment */

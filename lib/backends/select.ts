@@ -5,8 +5,10 @@
  * @internal
  */
 import { BackendUnavailableError, GpuUnavailableError } from '../errors';
+import { DEFAULT_DECODE_TIMEOUT, DEFAULT_INPUT_FORMATS, IMAGE_FORMATS, type DecodeOptions } from '../io/input';
 import { DEFAULT_FOV_DEGREES } from '../io/intrinsics';
 import { modelInputSize } from '../model/contract';
+import { DEFAULT_MAX_PIXELS } from '../model/limits';
 import { isStandIn, registry, resolveModel, tritonModelName } from '../model/registry';
 import { native, nativePath } from '../native/binding';
 import { gpuStatus } from '../native/gpu';
@@ -32,8 +34,6 @@ import { loadTensorRT, resolveTensorRTOptions, tensorrtStatus, type ResolvedTens
 import { createTritonBackend, tritonStatus } from './triton/backend';
 import type { Backend } from './types';
 
-const DEFAULT_MAX_PIXELS = 100_000_000;
-
 /** Load options checked, with their defaults. */
 export interface ResolvedLoadOptions {
   model: string;
@@ -42,6 +42,7 @@ export interface ResolvedLoadOptions {
   inputSize?: [number, number];
   cacheDir?: string;
   maxPixels: number;
+  decode: DecodeOptions;
   threads?: number;
   defaultFov: number;
   tensorrt: ResolvedTensorRTOptions;
@@ -57,6 +58,7 @@ export interface Selection {
   /** Why this backend (and why faster ones were not). */
   reason: string;
   maxPixels: number;
+  decode: DecodeOptions;
   defaultFov: number;
 }
 
@@ -68,6 +70,8 @@ const LOAD_KEYS = optionKeys<LoadOptions>({
   inputSize: true,
   cacheDir: true,
   maxPixels: true,
+  inputFormats: true,
+  decodeTimeout: true,
   threads: true,
   defaultFov: true,
   tensorrt: true,
@@ -101,6 +105,16 @@ function checkLoadKeys(o: Record<string, unknown>): void {
   }
 }
 
+/** `inputFormats` and `decodeTimeout` checked, with their defaults. */
+function decodeOptions(formats: unknown, timeout: unknown): DecodeOptions {
+  let list = DEFAULT_INPUT_FORMATS;
+  if (formats !== undefined) {
+    if (!Array.isArray(formats) || formats.length === 0) invalid(`a non-empty array of ${IMAGE_FORMATS.join(', ')}`, 'options.inputFormats', formats);
+    list = [...new Set(formats.map((f, i) => oneOf(f, `options.inputFormats[${i}]`, IMAGE_FORMATS)))];
+  }
+  return { formats: list, timeout: timeout === undefined ? DEFAULT_DECODE_TIMEOUT : integerIn(timeout, 'options.decodeTimeout', 0, 3600) };
+}
+
 /** Checks load options and fills in defaults. */
 export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   const o = optionalObject(options, 'options');
@@ -111,6 +125,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   const inputSize = optionalInputSize(o.inputSize, 'options.inputSize');
   if (o.cacheDir !== undefined && typeof o.cacheDir !== 'string') invalid('a folder path', 'options.cacheDir', o.cacheDir);
   const maxPixels = o.maxPixels === undefined ? DEFAULT_MAX_PIXELS : integerIn(o.maxPixels, 'options.maxPixels', 1, 2 ** 31);
+  const decode = decodeOptions(o.inputFormats, o.decodeTimeout);
   const threads = o.threads === undefined ? undefined : integerIn(o.threads, 'options.threads', 1, 1024);
   const defaultFov = o.defaultFov === undefined ? DEFAULT_FOV_DEGREES : finiteNumber(o.defaultFov, 'options.defaultFov');
   if (!(defaultFov > 0 && defaultFov < 180)) invalid('a field of view in (0, 180) degrees', 'options.defaultFov', defaultFov);
@@ -125,6 +140,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     inputSize,
     cacheDir: o.cacheDir as string | undefined,
     maxPixels,
+    decode,
     threads,
     defaultFov,
     tensorrt,
@@ -191,6 +207,7 @@ export async function selectBackend(o: ResolvedLoadOptions, check?: (s: Selectio
       model: modelInfo(backend.contract, size, resolved.path, resolved.name),
       reason: `${reason} (${backend.description})`,
       maxPixels: o.maxPixels,
+      decode: o.decode,
       defaultFov: o.defaultFov,
     };
   } catch (e) {
@@ -226,6 +243,7 @@ async function selectTensorRT(o: ResolvedLoadOptions, check?: (s: Selection) => 
     model: modelInfo(backend.contract, target.inputSize, model.path, model.name),
     reason: `${why} (${backend.description}; engine ${built}: ${engine.enginePath}${prepared.note ? `; ${prepared.note}` : ''})`,
     maxPixels: o.maxPixels,
+    decode: o.decode,
     defaultFov: o.defaultFov,
   };
   if (check) {
@@ -257,6 +275,7 @@ async function selectTriton(o: ResolvedLoadOptions): Promise<Selection> {
       model: modelInfo(backend.contract, size, `${String(t.url).replace(/\/+$/, '')}/v2/models/${modelName}`, name),
       reason: `triton requested (${backend.description})`,
       maxPixels: o.maxPixels,
+      decode: o.decode,
       defaultFov: o.defaultFov,
     };
   } catch (e) {

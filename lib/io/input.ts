@@ -4,14 +4,40 @@
  * @internal
  */
 import { types } from 'node:util';
+import { promises as fsp } from 'node:fs';
 
 import sharp from 'sharp';
 
 import { ChannelsError, DecodeError, ImageTooLargeError, InvalidArgumentError } from '../errors';
-import type { ExifCamera, ImageDataLike, ImageInput, RawImage } from '../types';
+import type { ExifCamera, ImageDataLike, ImageFormat, ImageInput, RawImage } from '../types';
 import { describe, isPlainObject } from '../validate';
 import type { NativeImage } from '../native/types';
 
+
+/** Every format `inputFormats` may list. */
+export const IMAGE_FORMATS: readonly ImageFormat[] = ['jpeg', 'png', 'webp', 'tiff', 'gif', 'heif', 'svg'];
+/** Formats decoded unless `inputFormats` says otherwise: photo formats only. */
+export const DEFAULT_INPUT_FORMATS: readonly ImageFormat[] = ['jpeg', 'png', 'webp', 'tiff', 'gif', 'heif'];
+/** Default `decodeTimeout`, in seconds. */
+export const DEFAULT_DECODE_TIMEOUT = 30;
+/**
+ * An encoded image of more than {@link RATIO_FREE_PIXELS} pixels must hold at least one
+ * byte per this many pixels: a photo holds one per 1 to 200, a flat synthetic image one
+ * per a few hundred to a few thousand, while a header that claims megapixels over a few
+ * bytes of data is a decompression bomb.
+ */
+export const MAX_PIXELS_PER_BYTE = 4096;
+/** Images up to this many pixels are not held to {@link MAX_PIXELS_PER_BYTE}. */
+export const RATIO_FREE_PIXELS = 1 << 20;
+
+/** What decoding accepts beyond the pixel limit. */
+export interface DecodeOptions {
+  formats: readonly ImageFormat[];
+  /** Seconds (0: no limit). */
+  timeout: number;
+}
+
+const DEFAULT_DECODE: DecodeOptions = { formats: DEFAULT_INPUT_FORMATS, timeout: DEFAULT_DECODE_TIMEOUT };
 
 /** A decoded image plus what EXIF said about the camera. */
 export interface DecodedImage {
@@ -124,8 +150,50 @@ export function viewInput(input: ImageInput): Uint8Array | string | RawImage {
   return { data: view as Uint8Array, width, height, channels: 4 };
 }
 
-/** Decodes any supported input into 8-bit interleaved pixels. */
-export async function decodeImage(given: ImageInput, maxPixels: number): Promise<DecodedImage> {
+/** Size in bytes of an image file; anything but a regular file (a FIFO, a device) is refused. */
+async function fileBytes(path: string, what: string): Promise<number> {
+  let st: Awaited<ReturnType<typeof fsp.stat>>;
+  try {
+    st = await fsp.stat(path);
+  } catch (cause) {
+    throw new DecodeError(`cannot decode ${what}: ${(cause as Error).message}`, { cause });
+  }
+  if (!st.isFile()) throw new DecodeError(`cannot decode ${what}: not a regular file`);
+  return st.size;
+}
+
+/**
+ * The header checks made before any pixel is decoded: the format is one of `formats`,
+ * the pixel count within `maxPixels` and, for pixel formats, plausible for the number of
+ * encoded bytes.
+ */
+function checkHeader(meta: sharp.Metadata, bytes: number, maxPixels: number, formats: readonly ImageFormat[], what: string): void {
+  const format = meta.format as string | undefined;
+  if (!format || !(formats as readonly string[]).includes(format)) {
+    const hint = format === 'svg' ? " (SVG is decoded only when inputFormats lists 'svg')" : '';
+    throw new DecodeError(`cannot decode ${what}: ${format ?? 'unknown'} is not an accepted image format${hint}; accepted: ${formats.join(', ')}`);
+  }
+  if (!meta.width || !meta.height) throw new DecodeError(`cannot decode ${what}: no image dimensions`);
+  const pixels = meta.width * meta.height;
+  if (pixels > maxPixels) {
+    throw new ImageTooLargeError(`${what} is ${meta.width}x${meta.height}, over the limit of ${maxPixels} pixels`);
+  }
+  // SVG is drawn, not decompressed: its size says nothing about its pixels.
+  if (format !== 'svg' && pixels > RATIO_FREE_PIXELS && pixels > bytes * MAX_PIXELS_PER_BYTE) {
+    throw new ImageTooLargeError(
+      `${what} claims ${meta.width}x${meta.height} pixels from ${bytes} bytes, more than ${MAX_PIXELS_PER_BYTE} pixels per byte; ` +
+        'a genuine image this flat can be decoded by the caller and passed as raw pixels',
+    );
+  }
+}
+
+/**
+ * Decodes any supported input into 8-bit interleaved pixels. Encoded images are checked
+ * from their header first (format, size, bytes per pixel; see {@link checkHeader}), then
+ * decoded strictly: a warning of the decoder (data that ends before the image does) is a
+ * `DecodeError`, as is a decode that takes longer than `decode.timeout` seconds.
+ */
+export async function decodeImage(given: ImageInput, maxPixels: number, decode: DecodeOptions = DEFAULT_DECODE): Promise<DecodedImage> {
   const input = viewInput(given);
   if (isRawImage(input)) return rawImage(input, maxPixels);
   const isPath = typeof input === 'string';
@@ -135,18 +203,19 @@ export async function decodeImage(given: ImageInput, maxPixels: number): Promise
   if (!isPath && input.length === 0) throw new DecodeError('the image buffer is empty');
   const source = isPath ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const what = isPath ? `image file ${input}` : `image buffer (${input.length} bytes)`;
+  const bytes = isPath ? await fileBytes(input, what) : input.length;
   let meta: sharp.Metadata;
   try {
     meta = await sharp(source, { limitInputPixels: false }).metadata();
   } catch (cause) {
     throw new DecodeError(`cannot decode ${what}: ${(cause as Error).message}`, { cause });
   }
-  if (!meta.width || !meta.height) throw new DecodeError(`cannot decode ${what}: no image dimensions`);
-  if (meta.width * meta.height > maxPixels) {
-    throw new ImageTooLargeError(`${what} is ${meta.width}x${meta.height}, over the limit of ${maxPixels} pixels`);
-  }
+  checkHeader(meta, bytes, maxPixels, decode.formats, what);
+  // An SVG given by path may reference files beside it; from a buffer it has no base to resolve them against.
+  const pixelsFrom = isPath && meta.format === 'svg' ? await fsp.readFile(input) : source;
   try {
-    const { data, info } = await sharp(source, { limitInputPixels: maxPixels, failOn: 'error', sequentialRead: true })
+    const { data, info } = await sharp(pixelsFrom, { limitInputPixels: maxPixels, failOn: 'warning', sequentialRead: true })
+      .timeout({ seconds: decode.timeout })
       .rotate()
       .removeAlpha()
       .toColourspace('srgb')
@@ -159,6 +228,10 @@ export async function decodeImage(given: ImageInput, maxPixels: number): Promise
     return { image, camera: await cameraFromExif(meta.exif) };
   } catch (cause) {
     if (cause instanceof ImageTooLargeError) throw cause;
-    throw new DecodeError(`cannot decode ${what}: ${(cause as Error).message}`, { cause });
+    const message = (cause as Error).message;
+    if (/^timeout\b/.test(message)) {
+      throw new DecodeError(`cannot decode ${what}: decoding took longer than the decodeTimeout of ${decode.timeout} s`, { cause });
+    }
+    throw new DecodeError(`cannot decode ${what}: ${message}`, { cause });
   }
 }

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 
@@ -257,47 +258,99 @@ describe('examples/depth-service', () => {
 });
 
 describe('examples/depth-service as a process', () => {
-  it('listens on PORT and exits 0 on SIGTERM after answering the in-flight request', async () => {
-    const child = spawn(process.execPath, [join(root, 'examples', 'depth-service', 'server.mjs')], {
-      cwd: root,
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', CONCURRENCY: '1', MAX_QUEUE: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stderr.on('data', (d) => (out += d));
-    const exited = once(child, 'exit');
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no 'listening' line in 20 s:\n${out}`)), 20_000);
-        child.stdout.on('data', (d) => {
-          out += d;
-          const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]);
-          }
+  /** Outcome of one request sent before SIGTERM: a whole 200, a refusal, or a 200 cut short. */
+  type Outcome = { kind: 'ok' } | { kind: 'refused'; why: string } | { kind: 'truncated'; why: string };
+
+  /**
+   * POSTs `body`; with `hold`, the response body is read only once `hold` resolves, and
+   * `onHeaders` runs when the status line has arrived.
+   */
+  function send(url: string, path: string, body: Buffer, expected: Buffer, hold?: Promise<void>, onHeaders?: () => void): Promise<Outcome> {
+    return new Promise((resolve) => {
+      const req = httpRequest(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'image/jpeg' } }, (res) => {
+        onHeaders?.();
+        if (res.statusCode !== 200) {
+          res.resume();
+          resolve({ kind: 'refused', why: `HTTP ${res.statusCode}` });
+          return;
+        }
+        const chunks: Buffer[] = [];
+        const cut = (why: string) => resolve({ kind: 'truncated', why: `${why} after ${chunks.reduce((n, c) => n + c.length, 0)} of ${expected.length} bytes` });
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('aborted', () => cut('aborted'));
+        res.on('error', (e) => cut(e.message));
+        res.on('end', () => {
+          const got = Buffer.concat(chunks);
+          resolve(got.equals(expected) ? { kind: 'ok' } : { kind: 'truncated', why: `${got.length} of ${expected.length} bytes` });
         });
-        child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${out}`)));
+        if (hold) {
+          res.pause();
+          void hold.then(() => res.resume());
+        }
       });
-      const inflight = fetch(`${url}/depth?${kQuery}&format=f32`, { method: 'POST', body: sample, headers: { 'content-type': 'image/jpeg' } });
-      const t0 = Date.now();
-      for (;;) {
-        const h = (await (await fetch(`${url}/healthz`)).json()) as { queue: { active: number } };
-        if (h.queue.active > 0) break;
-        if (Date.now() - t0 > 10_000) throw new Error('the request never started');
-        await new Promise((r) => setTimeout(r, 1));
+      req.on('error', (e) => resolve({ kind: 'refused', why: e.message }));
+      req.end(body);
+    });
+  }
+
+  it('exits 0 on SIGTERM after sending every accepted response whole, a large one to a slow reader included (4 trials)', async () => {
+    const direct = await Metric3D.load({ model: 'demo' });
+    const f32 = bytesOf((await direct.predict(sample, { intrinsics: K })).depth);
+    // 1600 x 1200 organised PointCloud2: 30 MB, far more than the socket buffers hold.
+    const big = await sharp(sample).resize(1600, 1200).jpeg({ quality: 90 }).toBuffer();
+    const cloud = await direct.pointcloud(big, { intrinsics: { fx: 1300 }, organised: true, colour: true, normals: false });
+    const pc2 = bytesOf(toPointCloud2(cloud, { frameId: 'camera_optical_frame' }).data);
+    await direct.dispose();
+    const outcomes: Outcome[] = [];
+    for (let trial = 0; trial < 4; trial++) {
+      const child = spawn(process.execPath, [join(root, 'examples', 'depth-service', 'server.mjs')], {
+        cwd: root,
+        env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', CONCURRENCY: '1', MAX_QUEUE: '4' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stderr.on('data', (d) => (out += d));
+      const exited = once(child, 'exit');
+      try {
+        const url = await new Promise<string>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no 'listening' line in 20 s:\n${out}`)), 20_000);
+          child.stdout.on('data', (d) => {
+            out += d;
+            const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+            if (m) {
+              clearTimeout(timer);
+              resolve(m[1]);
+            }
+          });
+          child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${out}`)));
+        });
+        let release!: () => void;
+        const hold = new Promise<void>((r) => (release = r));
+        let headers!: () => void;
+        const answered = new Promise<void>((r) => (headers = r));
+        // The large answer is sent in full by the server (its status line arrives) but
+        // not read until after SIGTERM; the smaller ones run or wait meanwhile.
+        const requests = [
+          send(url, '/pointcloud?fx=1300&format=pointcloud2&organised=1', big, pc2, hold, headers),
+          send(url, `/depth?${kQuery}&format=f32`, sample, f32),
+          send(url, `/depth?${kQuery}&format=f32`, sample, f32, hold),
+        ];
+        await Promise.race([answered, new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 20 s')), 20_000))]);
+        child.kill('SIGTERM');
+        await new Promise((r) => setTimeout(r, 300));
+        release();
+        const settled = await Promise.all(requests);
+        outcomes.push(...settled);
+        expect(settled[0], `trial ${trial}: the large answer`).toEqual({ kind: 'ok' });
+        const [code, signal] = await exited;
+        expect({ code, signal }).toEqual({ code: 0, signal: null });
+        expect(out).toMatch(/model disposed/);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
       }
-      child.kill('SIGTERM');
-      const res = await inflight;
-      expect(res.status).toBe(200);
-      expect((await res.arrayBuffer()).byteLength).toBe(640 * 480 * 4);
-      const [code, signal] = await exited;
-      expect({ code, signal }).toEqual({ code: 0, signal: null });
-      expect(out).toMatch(/model disposed/);
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
     }
-  });
+    expect(outcomes.filter((o) => o.kind === 'truncated')).toEqual([]);
+  }, 180_000);
 });
 
 describe('examples/ros2-pointcloud2 toPointCloud2', () => {

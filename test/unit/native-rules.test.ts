@@ -1,11 +1,15 @@
 // Rules kept once in C++ and read by the TypeScript library: the error codes
 // (native/core/include/m3d/error.h), the input-size limits (limits.h) and the
 // model-output rule (outputs.h). These tests fail when the two sides drift apart.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 import { native } from '../../dist/cjs/native/binding.js';
-import { DEFAULT_INPUT_SIZE, MAX_INPUT_SIDE, MIN_INPUT_SIDE, PATCH } from '../../dist/cjs/model/limits.js';
-import { ErrorCode, InferenceError, InvalidArgumentError, Metric3D, ModelContractError } from '../helpers';
+import { DEFAULT_INPUT_SIZE, DEFAULT_MAX_PIXELS, MAX_INPUT_SIDE, MIN_INPUT_SIDE, PATCH } from '../../dist/cjs/model/limits.js';
+import { resolveLoadOptions } from '../../dist/cjs/backends/select.js';
+import { ErrorCode, InferenceError, InvalidArgumentError, Metric3D, ModelContractError, root } from '../helpers';
 
 const shape = (name: string, dims: number[], dtype: 'float32' | 'float16' = 'float32') => ({ name, dims, dtype });
 
@@ -21,6 +25,14 @@ describe('rules shared with the native core', () => {
       patch: PATCH,
       defaultInputSize: [...DEFAULT_INPUT_SIZE],
     });
+  });
+
+  it('the default maxPixels of lib/model/limits.ts is kDefaultMaxPixels of limits.h, and load uses it', () => {
+    const header = readFileSync(join(root, 'native', 'core', 'include', 'm3d', 'limits.h'), 'utf8');
+    const m = /kDefaultMaxPixels = (\d+);/.exec(header);
+    expect(m).not.toBeNull();
+    expect(DEFAULT_MAX_PIXELS).toBe(Number(m![1]));
+    expect(resolveLoadOptions({ model: 'demo' }).maxPixels).toBe(DEFAULT_MAX_PIXELS);
   });
 
   it('options and native workers refuse the same input sizes', async () => {

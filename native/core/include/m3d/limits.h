@@ -14,5 +14,7 @@ inline constexpr int kPatch = 14;
 // Model input [height, width] used when neither the graph nor the registry fixes one.
 inline constexpr int kDefaultInputHeight = 616;
 inline constexpr int kDefaultInputWidth = 1064;
+// Default largest image accepted, in pixels (the `maxPixels` load option of the library).
+inline constexpr long long kDefaultMaxPixels = 40000000;
 
 }  // namespace m3d
