@@ -1,6 +1,6 @@
 // A small HTTP depth service on metric3d-trt and Fastify.
 //
-//   node examples/depth-service/server.mjs            # PORT=3000 HOST=127.0.0.1 MODEL=demo
+//   MODEL=vit-small node examples/depth-service/server.mjs   # PORT=3000 HOST=127.0.0.1; MODEL is required
 //
 //   POST /depth?fx=&fy=&cx=&cy=&format=png16|f32      body: image bytes
 //   POST /pointcloud?fx=...&format=ply|pointcloud2&organised=0|1
@@ -17,7 +17,6 @@ import { POINT_STEP, toPointCloud2 } from '../ros2-pointcloud2/pointcloud2.mjs';
 
 /** Defaults of {@link createServer}. */
 export const DEFAULTS = Object.freeze({
-  model: 'demo',
   maxQueue: 8,
   concurrency: 2,
   bodyLimit: 20 * 1024 * 1024,
@@ -233,6 +232,8 @@ function float32LE(a) {
 
 function intrinsicsHeaders(reply, r) {
   const k = r.intrinsics;
+  // The bundled demo model is a stand-in: its depth is not a measurement.
+  if (r.standIn ?? r.prediction?.standIn) reply.header('X-Stand-In', 'true');
   reply.header('X-Intrinsics-Source', r.intrinsicsSource);
   reply.header('X-Intrinsics', `fx=${k.fx},fy=${k.fy},cx=${k.cx},cy=${k.cy}`);
 }
@@ -287,9 +288,13 @@ export async function createServer(options = DEFAULTS) {
     if (!Number.isSafeInteger(o[name]) || o[name] < min) throw new TypeError(`${name} must be an integer >= ${min}, got ${o[name]}`);
   }
 
+  if (o.model === undefined || o.model === '') {
+    throw new TypeError("model is required: a registry name ('vit-small'), an .onnx path, a Metric3D instance, or 'demo' for the bundled stand-in");
+  }
   const model =
     typeof o.model === 'string' ? await Metric3D.load({ maxPixels: o.maxPixels, ...o.loadOptions, model: o.model }) : o.model;
   if (!model || typeof model.predict !== 'function') throw new TypeError('model must be a model name, an .onnx path or a Metric3D instance');
+  const standIn = model.model?.standIn === true;
 
   const queue = new BoundedQueue(o.concurrency, o.maxQueue);
   let closing = false;
@@ -464,7 +469,7 @@ export async function createServer(options = DEFAULTS) {
     const stuck = stats.longestRunningMs > o.stuckAfter;
     const ok = !closing && !model.disposed && !stuck;
     reply.code(ok ? 200 : 503);
-    return { ok, backend: model.backend, stuck, queue: stats };
+    return { ok, backend: model.backend, standIn, stuck, queue: stats };
   });
 
   app.post('/depth', async (request, reply) => {
@@ -535,8 +540,12 @@ export async function createServer(options = DEFAULTS) {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const env = process.env;
   const int = (v, d) => (v === undefined || v === '' ? d : Number(v));
+  if (!env.MODEL) {
+    console.error("MODEL is required: a registry name (MODEL=vit-small, after npx metric3d download vit-small), an .onnx path, or MODEL=demo for the bundled stand-in");
+    process.exit(2);
+  }
   const app = await createServer({
-    model: env.MODEL ?? DEFAULTS.model,
+    model: env.MODEL,
     concurrency: int(env.CONCURRENCY, DEFAULTS.concurrency),
     maxQueue: int(env.MAX_QUEUE, DEFAULTS.maxQueue),
     bodyLimit: int(env.BODY_LIMIT, DEFAULTS.bodyLimit),
@@ -592,4 +601,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
 
   await app.listen({ port: int(env.PORT, 3000), host: env.HOST ?? '127.0.0.1' });
   app.log.info(`metric3d depth service: model ${app.metric3d.model.name ?? app.metric3d.model.path} on ${app.metric3d.backend}`);
+  if (app.metric3d.model.standIn) {
+    app.log.warn("STAND-IN: model 'demo' is the bundled stand-in, not Metric3D weights: its depth is not a measurement (responses carry X-Stand-In: true)");
+  }
 }

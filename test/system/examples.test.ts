@@ -97,6 +97,30 @@ describe('examples/depth-service', () => {
     expect(mismatches).toBe(0);
   });
 
+  it('marks the stand-in: X-Stand-In on /depth and /pointcloud, standIn in /healthz', async () => {
+    const depth = await post(`/depth?${kQuery}&format=f32`, sample);
+    expect(depth.status).toBe(200);
+    expect(depth.headers.get('x-stand-in')).toBe('true');
+    const cloud = await post(`/pointcloud?${kQuery}`, sample);
+    expect(cloud.status).toBe(200);
+    expect(cloud.headers.get('x-stand-in')).toBe('true');
+    await cloud.arrayBuffer();
+    const health = await (await fetch(`${base}/healthz`)).json();
+    expect(health.standIn).toBe(true);
+  });
+
+  it('requires a model: createServer() without one and the script without MODEL refuse to start', async () => {
+    await expect(createServer({})).rejects.toThrow(/model is required/);
+    const env = { ...process.env, PORT: '0' };
+    delete env.MODEL;
+    const child = spawn(process.execPath, [join(root, 'examples', 'depth-service', 'server.mjs')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(2);
+    expect(err).toMatch(/MODEL is required/);
+  });
+
   it('POST /depth?format=f32 answers the direct prediction byte for byte', async () => {
     const res = await post(`/depth?${kQuery}&format=f32`, sample);
     expect(res.status).toBe(200);
@@ -305,7 +329,7 @@ describe('examples/depth-service as a process', () => {
     for (let trial = 0; trial < 4; trial++) {
       const child = spawn(process.execPath, [join(root, 'examples', 'depth-service', 'server.mjs')], {
         cwd: root,
-        env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', CONCURRENCY: '1', MAX_QUEUE: '4' },
+        env: { ...process.env, MODEL: 'demo', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', CONCURRENCY: '1', MAX_QUEUE: '4' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';

@@ -331,7 +331,7 @@ describe('depth service process shutdown', () => {
       ['--import', join(root, 'test', 'support', 'block-threadpool.mjs'), join(root, 'examples', 'depth-service', 'server.mjs')],
       {
         cwd: root,
-        env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '1500', BLOCK_FIFO: join(tmp, 'blocked.fifo') },
+        env: { ...process.env, MODEL: 'demo', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '1500', BLOCK_FIFO: join(tmp, 'blocked.fifo') },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
