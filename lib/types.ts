@@ -251,7 +251,10 @@ export interface PredictOptions {
   normals?: boolean;
   /** Largest metric depth; larger values are clamped (default 300 m, as upstream). */
   maxDepth?: number;
-  /** Write the depth map into this Float32Array of width * height values instead of a new one. */
+  /**
+   * Write the depth map into this Float32Array of width * height values instead of a new one. It is written when the
+   * call completes; one detached or resized before then rejects the call with InvalidArgumentError.
+   */
   out?: { depth?: Float32Array };
 }
 
@@ -302,7 +305,7 @@ export interface PointCloudOptions extends PredictOptions {
   minDepth?: number;
   /** Also attach normals per point when the model gives them (default false). */
   withNormals?: boolean;
-  /** Write an organised cloud into this Float32Array of width * height * 3 values. */
+  /** Write an organised cloud into this Float32Array of width * height * 3 values (written, like out.depth, when the call completes). */
   outPoints?: Float32Array;
 }
 
