@@ -1,4 +1,7 @@
 {
+  "variables": {
+    "m3d_sanitize%": ""
+  },
   "targets": [
     {
       "target_name": "metric3d",
@@ -31,7 +34,17 @@
         "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "M3D_VERSION=\"<!(node -p \"require('./package.json').version\")\""
       ],
-      "conditions": [["OS!='win'", { "libraries": ["-ldl"] }]],
+      "conditions": [
+        ["OS!='win'", { "libraries": ["-ldl"] }],
+        ["m3d_sanitize!=''", {
+          "cflags_cc+": ["-fsanitize=<(m3d_sanitize)", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"],
+          "ldflags+": ["-fsanitize=<(m3d_sanitize)"],
+          "xcode_settings": {
+            "OTHER_CPLUSPLUSFLAGS+": ["-fsanitize=<(m3d_sanitize)", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"],
+            "OTHER_LDFLAGS+": ["-fsanitize=<(m3d_sanitize)"]
+          }
+        }]
+      ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-ffp-contract=off"],

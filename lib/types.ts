@@ -313,7 +313,9 @@ export interface PredictOptions {
   maxDepth?: number;
   /**
    * Write the depth map into this Float32Array of width * height values instead of a new
-   * one. With `signal` or `timeoutMs` it is filled only when the request succeeds.
+   * one. It is written on the main thread when the call completes, and only when it succeeds
+   * (with `signal` or `timeoutMs` too); one detached or resized before then rejects the call
+   * with InvalidArgumentError.
    */
   out?: { depth?: Float32Array };
   /**
@@ -383,7 +385,7 @@ export interface PointCloudOptions extends PredictOptions {
   minDepth?: number;
   /** Also attach normals per point when the model gives them (default false). */
   withNormals?: boolean;
-  /** Write an organised cloud into this Float32Array of width * height * 3 values (with `signal` or `timeoutMs`: only when the request succeeds). */
+  /** Write an organised cloud into this Float32Array of width * height * 3 values (written, like out.depth, when the call completes and only when it succeeds). */
   outPoints?: Float32Array;
 }
 

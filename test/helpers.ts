@@ -1,6 +1,9 @@
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 import sharp from 'sharp';
@@ -90,4 +93,53 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
       done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
+}
+
+/** Moves `a`'s memory to a new ArrayBuffer (detaching `a`) and zeroes it there. */
+export function detachAndZero(a: ArrayBufferView): void {
+  const moved = structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
+  new Uint8Array(moved).fill(0);
+}
+
+/**
+ * Runs start() while every libuv pool thread is held in an open() of a FIFO that has no
+ * writer yet, so that the native calls start() makes wait in the pool's queue (first in,
+ * first out); the FIFOs are opened for writing once start() has returned or thrown, and
+ * the calls' results are returned. start() returns its calls in an array so that they are
+ * not awaited while the pool is held. Where there are no FIFOs (Windows) nothing is held
+ * and the calls may start at once.
+ */
+export async function whilePoolHeld<T>(start: () => Array<Promise<T>> | Promise<Array<Promise<T>>>): Promise<T[]> {
+  const release = holdPool();
+  let calls: Array<Promise<T>>;
+  try {
+    calls = await start();
+  } finally {
+    await release();
+  }
+  return Promise.all(calls);
+}
+
+function holdPool(): () => Promise<void> {
+  if (process.platform === 'win32') return async () => {};
+  const dir = mkdtempSync(join(tmpdir(), 'm3d-pool-'));
+  const fifos = Array.from({ length: Number(process.env.UV_THREADPOOL_SIZE) || 4 }, (_, i) => join(dir, `hold-${i}`));
+  execFileSync('mkfifo', fifos);
+  const reads = fifos.map((f) => readFile(f));
+  return async () => {
+    for (const f of fifos) {
+      // A non-blocking open for writing fails (ENXIO) until the reader is in its open().
+      for (let tries = 0; ; tries++) {
+        try {
+          closeSync(openSync(f, constants.O_WRONLY | constants.O_NONBLOCK));
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENXIO' || tries >= 1000) throw e;
+          await sleep(10);
+        }
+      }
+    }
+    await Promise.all(reads);
+    rmSync(dir, { recursive: true, force: true });
+  };
 }

@@ -142,6 +142,7 @@ export interface NativeTensorRT {
     optimizationLevel?: number;
     device?: number;
     timingCache?: Uint8Array;
+    /** Set cancel[0] to non-zero to cancel; it must be backed by a SharedArrayBuffer (the build thread reads it). */
     cancel?: Int32Array;
     onProgress?: (e: NativeBuildEvent) => void;
   }): Promise<{ engine: Uint8Array; timingCache?: Uint8Array; precision: string; fp32Layers: number; layers: number }>;

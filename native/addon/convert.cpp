@@ -1,5 +1,6 @@
 #include "convert.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -37,12 +38,19 @@ TypedView get_typed_array(Napi::Env env, Napi::Object obj, const char* key, bool
     return v;
   }
   if (!val.IsTypedArray()) bad(env, key, "a typed array");
-  Napi::TypedArray ta = val.As<Napi::TypedArray>();
-  v.type = ta.TypedArrayType();
-  v.length = ta.ElementLength();
-  Napi::ArrayBuffer ab = ta.ArrayBuffer();
-  v.data = static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset();
+  // napi_get_typedarray_info, unlike Napi::ArrayBuffer::Data(), also reads arrays over
+  // a SharedArrayBuffer; a detached array reads as length 0.
+  napi_value buffer = nullptr;
+  if (napi_get_typedarray_info(env, val, &v.type, &v.length, &v.data, &buffer, nullptr) != napi_ok) {
+    bad(env, key, "a typed array");
+  }
+  bool plain = true;
+  if (buffer && napi_is_arraybuffer(env, buffer, &plain) != napi_ok) plain = true;
+  v.shared = !plain;
+  v.bytes = v.length * element_size(v.type);
+  v.value = val;
   v.present = true;
+  if (v.length == 0) v.data = nullptr;
   if (reinterpret_cast<uintptr_t>(v.data) % element_size(v.type) != 0) bad(env, key, "an aligned typed array");
   return v;
 }
@@ -63,6 +71,87 @@ int get_int(Napi::Env env, Napi::Object obj, const char* key, int lo, int hi, in
     bad(env, key, "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
   }
   return static_cast<int>(d);
+}
+
+size_t get_size(Napi::Env env, Napi::Object obj, const char* key, size_t hi, size_t fallback, bool required) {
+  const double limit = std::min(static_cast<double>(hi), kMaxSafeInteger);
+  const double d = get_number(env, obj, key, static_cast<double>(fallback), required);
+  if (!(d >= 0 && d <= limit) || d != std::floor(d)) {
+    bad(env, key, "an integer in [0, " + std::to_string(static_cast<uint64_t>(limit)) + "]");
+  }
+  return static_cast<size_t>(d);
+}
+
+float to_float(double d) {
+  constexpr double kMax = std::numeric_limits<float>::max();
+  if (d > kMax) return std::numeric_limits<float>::infinity();
+  if (d < -kMax) return -std::numeric_limits<float>::infinity();
+  return static_cast<float>(d);
+}
+
+size_t checked_mul(Napi::Env env, const std::string& what, std::initializer_list<size_t> factors) {
+  constexpr size_t kMax = std::numeric_limits<size_t>::max();
+  size_t r = 1;
+  for (size_t f : factors) {
+    if (f != 0 && r > kMax / f) throw_error(env, m3d::code::kInvalidArgument, what + " is too large (its size overflows)");
+    r *= f;
+  }
+  return r;
+}
+
+size_t checked_add(Napi::Env env, const std::string& what, size_t a, size_t b) {
+  if (b > std::numeric_limits<size_t>::max() - a) {
+    throw_error(env, m3d::code::kInvalidArgument, what + " is too large (its size overflows)");
+  }
+  return a + b;
+}
+
+m3d::Buffer copy_bytes(const void* data, size_t bytes) {
+  m3d::Buffer b;
+  if (bytes == 0) return b;
+  b.allocate(bytes);
+  std::memcpy(b.data(), data, bytes);
+  return b;
+}
+
+namespace {
+const char* array_name(napi_typedarray_type t) {
+  switch (t) {
+    case napi_float32_array: return "Float32Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_int32_array: return "Int32Array";
+    default: return "Uint8Array";
+  }
+}
+}  // namespace
+
+void CallerOutput::init(Napi::Env env, Napi::Object req, const char* key, napi_typedarray_type type, size_t count) {
+  const TypedView v = get_typed_array(env, req, key, false);
+  if (!v.present) return;
+  if (v.type != type || v.length != count) {
+    throw_error(env, m3d::code::kInvalidArgument,
+                std::string("output buffer ") + key + " must be a " + array_name(type) + " of " + std::to_string(count) +
+                    " elements");
+  }
+  key_ = key;
+  type_ = type;
+  count_ = count;
+  bytes_ = v.bytes;
+  ref_ = Napi::Persistent(v.value.As<Napi::TypedArray>());
+}
+
+Napi::Value CallerOutput::fill(Napi::Env env, const m3d::Buffer& src) const {
+  Napi::TypedArray ta = ref_.Value();
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, ta, &type, &length, &data, nullptr, nullptr) != napi_ok || type != type_ ||
+      length != count_ || (bytes_ > 0 && !data) || src.size() < bytes_) {
+    throw m3d::Error(m3d::code::kInvalidArgument, "output buffer " + key_ + " was detached or resized while the call ran");
+  }
+  if (bytes_ > 0) std::memcpy(data, src.as<uint8_t>(), bytes_);
+  return ta;
 }
 
 bool get_bool(Napi::Object obj, const char* key, bool fallback) {
@@ -88,19 +177,19 @@ Napi::Object get_object(Napi::Env env, Napi::Object obj, const char* key, bool r
 }
 
 m3d::Letterbox letterbox_from(Napi::Env env, Napi::Object o) {
-  constexpr int kMax = std::numeric_limits<int>::max();
   m3d::Letterbox b;
-  b.srcWidth = get_int(env, o, "srcWidth", 1, kMax, 0, true);
-  b.srcHeight = get_int(env, o, "srcHeight", 1, kMax, 0, true);
-  b.inputWidth = get_int(env, o, "inputWidth", 1, kMax, 0, true);
-  b.inputHeight = get_int(env, o, "inputHeight", 1, kMax, 0, true);
+  b.srcWidth = get_int(env, o, "srcWidth", 1, m3d::kMaxImageSide, 0, true);
+  b.srcHeight = get_int(env, o, "srcHeight", 1, m3d::kMaxImageSide, 0, true);
+  b.inputWidth = get_int(env, o, "inputWidth", m3d::kMinInputSide, m3d::kMaxInputSide, 0, true);
+  b.inputHeight = get_int(env, o, "inputHeight", m3d::kMinInputSide, m3d::kMaxInputSide, 0, true);
   b.scale = get_number(env, o, "scale", 0, true);
-  b.width = get_int(env, o, "width", 1, kMax, 0, true);
-  b.height = get_int(env, o, "height", 1, kMax, 0, true);
-  b.padTop = get_int(env, o, "padTop", 0, kMax, 0, true);
-  b.padBottom = get_int(env, o, "padBottom", 0, kMax, 0, true);
-  b.padLeft = get_int(env, o, "padLeft", 0, kMax, 0, true);
-  b.padRight = get_int(env, o, "padRight", 0, kMax, 0, true);
+  if (!(std::isfinite(b.scale) && b.scale > 0)) bad(env, "scale", "a positive finite number");
+  b.width = get_int(env, o, "width", 1, b.inputWidth, 0, true);
+  b.height = get_int(env, o, "height", 1, b.inputHeight, 0, true);
+  b.padTop = get_int(env, o, "padTop", 0, b.inputHeight - b.height, 0, true);
+  b.padBottom = get_int(env, o, "padBottom", 0, b.inputHeight - b.height, 0, true);
+  b.padLeft = get_int(env, o, "padLeft", 0, b.inputWidth - b.width, 0, true);
+  b.padRight = get_int(env, o, "padRight", 0, b.inputWidth - b.width, 0, true);
   return b;
 }
 
@@ -120,7 +209,7 @@ Napi::Object letterbox_to(Napi::Env env, const m3d::Letterbox& b) {
   return o;
 }
 
-m3d::ImageView image_from(Napi::Env env, Napi::Object o) {
+m3d::ImageView image_from(Napi::Env env, Napi::Object o, size_t maxPixels, m3d::Buffer& copy) {
   constexpr int kMax = std::numeric_limits<int>::max();
   m3d::ImageView img;
   const TypedView px = get_typed_array(env, o, "pixels", true);
@@ -128,24 +217,32 @@ m3d::ImageView image_from(Napi::Env env, Napi::Object o) {
   img.width = get_int(env, o, "width", 1, kMax, 0, true);
   img.height = get_int(env, o, "height", 1, kMax, 0, true);
   img.channels = get_int(env, o, "channels", -kMax, kMax, 0, true);
-  const double stride = get_number(env, o, "stride", 0, false);
-  if (!(stride >= 0) || stride != std::floor(stride)) bad(env, "stride", "a non-negative integer");
-  img.stride = static_cast<size_t>(stride);
+  img.stride = get_size(env, o, "stride", static_cast<size_t>(kMaxSafeInteger), 0, false);
   const std::string order = get_string(env, o, "order", "rgb");
   if (order != "rgb" && order != "bgr") bad(env, "order", "'rgb' or 'bgr'");
   img.order = order == "bgr" ? m3d::ChannelOrder::BGR : m3d::ChannelOrder::RGB;
-  img.data = static_cast<const uint8_t*>(px.data);
-  if (img.channels == 1 || img.channels == 3 || img.channels == 4) {
-    const size_t rowBytes = m3d::image_stride(img);
-    const size_t need = rowBytes * static_cast<size_t>(img.height - 1) +
-                        static_cast<size_t>(img.width) * static_cast<size_t>(img.channels);
-    if (px.length < need) {
-      throw_error(env, m3d::code::kInvalidArgument,
-                  "pixels holds " + std::to_string(px.length) + " bytes but " + std::to_string(img.width) + "x" +
-                      std::to_string(img.height) + "x" + std::to_string(img.channels) + " needs " +
-                      std::to_string(need));
+  if (img.channels != 1 && img.channels != 3 && img.channels != 4) return img;  // ERR_CHANNELS from the worker
+  const size_t row = checked_mul(env, "image", {static_cast<size_t>(img.width), static_cast<size_t>(img.channels)});
+  const size_t rowBytes = img.stride ? img.stride : row;
+  const size_t need = checked_add(env, "image", checked_mul(env, "image stride", {rowBytes, static_cast<size_t>(img.height - 1)}), row);
+  if (px.bytes < need) {
+    throw_error(env, m3d::code::kInvalidArgument,
+                "pixels holds " + std::to_string(px.bytes) + " bytes but " + std::to_string(img.width) + "x" +
+                    std::to_string(img.height) + "x" + std::to_string(img.channels) + " needs " + std::to_string(need));
+  }
+  // An image over maxPixels or the side limit is not copied: the worker's
+  // validate_image reports it before it looks at the data.
+  img.data = px.data ? static_cast<const uint8_t*>(px.data) : reinterpret_cast<const uint8_t*>("");
+  try {
+    m3d::validate_image(img, maxPixels);
+  } catch (const m3d::Error& e) {
+    if (std::strcmp(e.code(), m3d::code::kImageTooLarge) == 0) {
+      img.data = nullptr;
+      return img;
     }
   }
+  copy = copy_bytes(px.data, need);
+  img.data = copy.as<uint8_t>();
   return img;
 }
 
@@ -167,23 +264,21 @@ int input_side_from(Napi::Env env, Napi::Value value, const std::string& name) {
 
 m3d::Intrinsics intrinsics_from(Napi::Env env, Napi::Object k) {
   m3d::Intrinsics K{};
-  K.fx = static_cast<float>(get_number(env, k, "fx", 0, true));
-  K.fy = static_cast<float>(get_number(env, k, "fy", 0, true));
-  K.cx = static_cast<float>(get_number(env, k, "cx", 0, true));
-  K.cy = static_cast<float>(get_number(env, k, "cy", 0, true));
+  K.fx = to_float(get_number(env, k, "fx", 0, true));
+  K.fy = to_float(get_number(env, k, "fy", 0, true));
+  K.cx = to_float(get_number(env, k, "cx", 0, true));
+  K.cy = to_float(get_number(env, k, "cy", 0, true));
   return K;
 }
 
 m3d::DepthRange depth_range_from(Napi::Env env, Napi::Object o) {
   m3d::DepthRange r{};
-  r.minDepth = static_cast<float>(get_number(env, o, "minDepth", 0, false));
-  r.maxDepth = static_cast<float>(get_number(env, o, "maxDepth", std::numeric_limits<double>::infinity(), false));
+  r.minDepth = to_float(get_number(env, o, "minDepth", 0, false));
+  r.maxDepth = to_float(get_number(env, o, "maxDepth", std::numeric_limits<double>::infinity(), false));
   return r;
 }
 
 namespace {
-constexpr double kMaxSafeInteger = 9007199254740991.0;  // Number.MAX_SAFE_INTEGER
-
 m3d::RawOutputShape raw_output_from(Napi::Env env, Napi::Object req, const char* key, bool required) {
   m3d::RawOutputShape s;
   const Napi::Object o = get_object(env, req, key, required);

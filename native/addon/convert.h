@@ -1,10 +1,14 @@
-// JS <-> C++ conversion helpers. Reading arguments happens on the main thread only;
-// workers receive plain C++ values and raw pointers into buffers kept alive by a
-// reference to the request object.
+// JS <-> C++ conversion helpers. Reading arguments happens on the main thread only.
+// Workers never touch JavaScript memory: JS can detach, resize or drop an ArrayBuffer
+// while a worker runs, so inputs are copied into native memory when the call starts
+// and caller-supplied outputs are filled on the main thread when it completes.
 #pragma once
 
 #include <napi.h>
 
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
 #include <string>
 
 #include "m3d/ops.h"
@@ -12,16 +16,56 @@
 
 namespace m3daddon {
 
+// Number.MAX_SAFE_INTEGER: the largest size a JS number carries exactly.
+inline constexpr double kMaxSafeInteger = 9007199254740991.0;
+
+// A typed array's memory as seen at the moment it was read (main thread only: it is
+// invalid once JavaScript runs again).
 struct TypedView {
   void* data = nullptr;
   size_t length = 0;  // elements
+  size_t bytes = 0;
   napi_typedarray_type type = napi_uint8_array;
   bool present = false;
+  bool shared = false;  // backed by a SharedArrayBuffer (never detached, never shrinks)
+  Napi::Value value;
 };
 
 TypedView get_typed_array(Napi::Env env, Napi::Object obj, const char* key, bool required);
 double get_number(Napi::Env env, Napi::Object obj, const char* key, double fallback, bool required);
 int get_int(Napi::Env env, Napi::Object obj, const char* key, int lo, int hi, int fallback, bool required);
+// A size: an integer in [0, hi] (hi at most kMaxSafeInteger).
+size_t get_size(Napi::Env env, Napi::Object obj, const char* key, size_t hi, size_t fallback, bool required);
+// A double as a float, with values beyond the float range as +-Infinity.
+float to_float(double d);
+
+// The product of `factors`; throws ERR_INVALID_ARGUMENT naming `what` when it does
+// not fit in size_t.
+size_t checked_mul(Napi::Env env, const std::string& what, std::initializer_list<size_t> factors);
+size_t checked_add(Napi::Env env, const std::string& what, size_t a, size_t b);
+
+// A native copy of `bytes` bytes at `data` (an empty buffer for zero bytes).
+m3d::Buffer copy_bytes(const void* data, size_t bytes);
+
+// A typed array given by the caller to receive a result. The worker writes into native
+// memory; fill() copies that into the caller's array on the main thread.
+class CallerOutput {
+ public:
+  // Reads req[key] (absent: present() is false) and checks its type and element count.
+  void init(Napi::Env env, Napi::Object req, const char* key, napi_typedarray_type type, size_t count);
+  bool present() const { return !ref_.IsEmpty(); }
+  // Copies `src` (count elements) into the caller's array and returns that array.
+  // Throws m3d::Error ERR_INVALID_ARGUMENT when the array was detached or resized
+  // while the call ran.
+  Napi::Value fill(Napi::Env env, const m3d::Buffer& src) const;
+
+ private:
+  Napi::Reference<Napi::TypedArray> ref_;
+  std::string key_;
+  napi_typedarray_type type_ = napi_float32_array;
+  size_t count_ = 0;
+  size_t bytes_ = 0;
+};
 bool get_bool(Napi::Object obj, const char* key, bool fallback);
 std::string get_string(Napi::Env env, Napi::Object obj, const char* key, const std::string& fallback);
 Napi::Object get_object(Napi::Env env, Napi::Object obj, const char* key, bool required);
@@ -29,8 +73,11 @@ Napi::Object get_object(Napi::Env env, Napi::Object obj, const char* key, bool r
 m3d::Letterbox letterbox_from(Napi::Env env, Napi::Object obj);
 Napi::Object letterbox_to(Napi::Env env, const m3d::Letterbox& box);
 
-// {pixels: Uint8Array, width, height, channels, order: 'rgb' | 'bgr', stride?}
-m3d::ImageView image_from(Napi::Env env, Napi::Object obj);
+// {pixels: Uint8Array, width, height, channels, order: 'rgb' | 'bgr', stride?}. The
+// bytes the image spans are copied into `copy` and the view points there. An image
+// that m3d::validate_image(view, maxPixels) rejects is not copied (data is null;
+// validate_image reports it before it looks at the data).
+m3d::ImageView image_from(Napi::Env env, Napi::Object obj, size_t maxPixels, m3d::Buffer& copy);
 
 // 'float32' | 'float16'; `key` names the value in the error message.
 m3d::TensorType tensor_type_from(Napi::Env env, const std::string& dtype, const std::string& key = "dtype");

@@ -17,10 +17,13 @@ namespace {
 class SelfCheckWorker : public PromiseWorker {
  public:
   SelfCheckWorker(Napi::Env env, Napi::Object image, int device)
-      : PromiseWorker(env, image), image_(image_from(env, image)), device_(device) {}
+      : PromiseWorker(env, image), image_(image_from(env, image, 0, pixels_)), device_(device) {}
 
  protected:
-  void Run() override { result_ = m3d::gpu::self_check(image_, device_); }
+  void Run() override {
+    result_ = m3d::gpu::self_check(image_, device_);
+    pixels_.allocate(0);
+  }
 
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
@@ -52,6 +55,7 @@ class SelfCheckWorker : public PromiseWorker {
   }
 
  private:
+  m3d::Buffer pixels_;  // the copy image_ points into (declared before image_: filled by its initialiser)
   m3d::ImageView image_;
   int device_;
   m3d::gpu::SelfCheckResult result_;

@@ -40,6 +40,8 @@ Failure current_failure() {
     return {m3d::code::kOutOfMemory, "out of memory"};
   } catch (const std::exception& e) {
     return {m3d::code::kNative, e.what()};
+  } catch (...) {
+    return {m3d::code::kNative, "unknown native exception"};
   }
 }
 

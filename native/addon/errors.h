@@ -24,7 +24,7 @@ struct Failure {
 };
 
 // Call from a catch block: the failure being handled. m3d::Error keeps its code,
-// std::bad_alloc is ERR_OUT_OF_MEMORY, any other std::exception ERR_NATIVE.
+// std::bad_alloc is ERR_OUT_OF_MEMORY, anything else ERR_NATIVE.
 Failure current_failure();
 
 struct InstanceData {

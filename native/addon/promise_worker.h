@@ -1,5 +1,7 @@
 // Base of every asynchronous addon call: Run() on a libuv worker thread, Result()
-// on the main thread; m3d::Error codes reject as the library's own error classes.
+// on the main thread; m3d::Error codes reject as the library's own error classes, and
+// every call settles its promise whatever Run() or Result() throws. Run() reads only
+// native memory: the constructor copies what it needs out of JavaScript objects.
 #pragma once
 
 #include <napi.h>
@@ -28,30 +30,30 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Execute() final {
     try {
       Run();
-    } catch (const std::exception&) {
-      Failure f = current_failure();
-      code_ = f.code;
-      message_ = std::move(f.message);
-      failed_ = true;
+    } catch (...) {
+      fail();
     }
   }
 
-  // Settles the promise on the main thread. When the environment is being torn down
-  // (a worker thread terminated with requests in flight) no JavaScript can run any
-  // more: the result is dropped instead of throwing out of the completion callback.
+  // Settles the promise on the main thread: Result() throwing a Napi::Error rejects
+  // with that error, any other exception with its native code (m3d::Error's own,
+  // ERR_OUT_OF_MEMORY, else ERR_NATIVE). When the environment is being torn down (a
+  // worker thread terminated with requests in flight) no JavaScript can run any more:
+  // the result is dropped instead of throwing out of the completion callback.
   void OnWorkComplete(Napi::Env env, napi_status status) override {
     if (status != napi_cancelled) {
       try {
         Napi::HandleScope scope(env);
-        if (failed_) {
-          deferred_.Reject(make_error(env, code_, message_).Value());
-        } else {
+        if (!failed_) {
           try {
             deferred_.Resolve(Result(env));
           } catch (const Napi::Error& e) {
             deferred_.Reject(e.Value());
+          } catch (...) {
+            fail();
           }
         }
+        if (failed_) deferred_.Reject(make_error(env, code_, message_).Value());
       } catch (...) {
         // The environment is shutting down; there is nobody left to tell.
       }
@@ -62,6 +64,14 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Object request() { return request_.Value(); }
 
  private:
+  // Call from a catch block: records the failure being handled.
+  void fail() {
+    Failure f = current_failure();
+    code_ = f.code;
+    message_ = std::move(f.message);
+    failed_ = true;
+  }
+
   Napi::Promise::Deferred deferred_;
   Napi::ObjectReference request_;
   std::string code_ = m3d::code::kNative;

@@ -132,19 +132,23 @@ class BuildWorker : public PromiseWorker {
     read_hw(env, req, "minShape", o_.minHW);
     read_hw(env, req, "optShape", o_.optHW);
     read_hw(env, req, "maxShape", o_.maxHW);
-    o_.workspaceBytes = static_cast<uint64_t>(get_number(env, req, "workspaceBytes", 0, false));
+    o_.workspaceBytes = get_size(env, req, "workspaceBytes", static_cast<size_t>(kMaxSafeInteger), 0, false);
     o_.optimizationLevel = get_int(env, req, "optimizationLevel", -1, 5, -1, false);
     o_.device = get_int(env, req, "device", 0, 1024, 0, false);
     const TypedView tc = get_typed_array(env, req, "timingCache", false);
-    if (tc.present) {
+    if (tc.present && tc.bytes > 0) {
       const auto* p = static_cast<const uint8_t*>(tc.data);
-      o_.timingCache.assign(p, p + tc.length);
+      o_.timingCache.assign(p, p + tc.bytes);
     }
+    // The build thread polls cancel[0], so its memory must outlive the build: a
+    // SharedArrayBuffer can be neither detached nor shrunk, and the reference keeps it
+    // from being collected.
     const TypedView cancel = get_typed_array(env, req, "cancel", false);
     if (cancel.present) {
-      if (cancel.type != napi_int32_array || cancel.length < 1) {
-        throw_error(env, m3d::code::kInvalidArgument, "cancel must be an Int32Array");
+      if (cancel.type != napi_int32_array || cancel.length < 1 || !cancel.shared) {
+        throw_error(env, m3d::code::kInvalidArgument, "cancel must be an Int32Array over a SharedArrayBuffer");
       }
+      cancelRef_ = Napi::Persistent(cancel.value.As<Napi::TypedArray>());
       cancel_ = static_cast<volatile int32_t*>(cancel.data);
     }
     Napi::Value cb = req.Get("onProgress");
@@ -197,6 +201,7 @@ class BuildWorker : public PromiseWorker {
   m3d::trt::BuildOptions o_;
   m3d::trt::BuildResult result_;
   volatile int32_t* cancel_ = nullptr;
+  Napi::Reference<Napi::TypedArray> cancelRef_;
   Napi::ThreadSafeFunction tsfn_;
   bool hasTsfn_ = false;
 };
@@ -206,9 +211,22 @@ struct EngineHolder {
   std::shared_ptr<m3d::trt::Engine> engine;
 };
 
+// Type tag of the External values trtLoad() returns: another External (of this addon
+// or any other) is refused instead of being read as an EngineHolder.
+constexpr napi_type_tag kEngineTag = {0x6d3364747274656eULL, 0x67696e6548616e64ULL};
+
+// The EngineHolder behind a handle from trtLoad(); throws ERR_INVALID_ARGUMENT for
+// anything else.
+EngineHolder* holder_from(Napi::Env env, Napi::Value v) {
+  bool tagged = false;
+  if (!v.IsExternal() || napi_check_object_type_tag(env, v, &kEngineTag, &tagged) != napi_ok || !tagged) {
+    throw_error(env, m3d::code::kInvalidArgument, "expected a TensorRT engine handle from trtLoad");
+  }
+  return v.As<Napi::External<EngineHolder>>().Data();
+}
+
 std::shared_ptr<m3d::trt::Engine> engine_from(Napi::Env env, Napi::Value v) {
-  if (!v.IsExternal()) throw_error(env, m3d::code::kInvalidArgument, "expected a TensorRT engine handle");
-  auto* h = v.As<Napi::External<EngineHolder>>().Data();
+  EngineHolder* h = holder_from(env, v);
   if (!h || !h->engine) throw_error(env, m3d::code::kDisposed, "the TensorRT engine has been released");
   return h->engine;
 }
@@ -220,8 +238,6 @@ class LoadWorker : public PromiseWorker {
     if (plan.type != napi_uint8_array || plan.length == 0) {
       throw_error(env, m3d::code::kInvalidArgument, "plan must be a non-empty Uint8Array");
     }
-    plan_ = plan.data;
-    size_ = plan.length;
     names_.input = get_string(env, req, "input", "");
     names_.depth = get_string(env, req, "depth", "");
     names_.normal = get_string(env, req, "normal", "");
@@ -231,11 +247,13 @@ class LoadWorker : public PromiseWorker {
     }
     contexts_ = get_int(env, req, "contexts", 1, 64, 1, false);
     device_ = get_int(env, req, "device", 0, 1024, 0, false);
+    plan_ = copy_bytes(plan.data, plan.bytes);
   }
 
  protected:
   void Run() override {
-    engine_ = std::make_shared<m3d::trt::Engine>(trt_library(), plan_, size_, names_, contexts_, device_);
+    engine_ = std::make_shared<m3d::trt::Engine>(trt_library(), plan_.data(), plan_.size(), names_, contexts_, device_);
+    plan_.allocate(0);
     tensors_ = engine_->tensors();
   }
 
@@ -245,13 +263,16 @@ class LoadWorker : public PromiseWorker {
     o.Set("slots", engine_->slots());
     o.Set("deviceMemory", static_cast<double>(engine_->device_memory()));
     auto* holder = new EngineHolder{engine_};
-    o.Set("handle", Napi::External<EngineHolder>::New(env, holder, [](Napi::Env, EngineHolder* h) { delete h; }));
+    auto handle = Napi::External<EngineHolder>::New(env, holder, [](Napi::Env, EngineHolder* h) { delete h; });
+    if (napi_type_tag_object(env, handle, &kEngineTag) != napi_ok) {
+      throw_error(env, m3d::code::kNative, "the engine handle could not be type-tagged");
+    }
+    o.Set("handle", handle);
     return o;
   }
 
  private:
-  const void* plan_ = nullptr;
-  size_t size_ = 0;
+  m3d::Buffer plan_;  // a copy of the plan, freed once the engine is deserialised
   m3d::trt::OutputNames names_;
   int contexts_ = 1, device_ = 0;
   std::vector<m3d::trt::TensorDesc> tensors_;
@@ -265,14 +286,12 @@ class RunWorker : public PromiseWorker {
     engine_ = engine_from(env, req.Get("handle"));
     slot_ = get_int(env, req, "slot", 0, 63, 0, true);
     m3d::trt::RunRequest& r = r_;
-    r.image = image_from(env, get_object(env, req, "image", true));
     const int hi = input_side_from(env, req.Get("inputHeight"), "inputHeight");
     const int wi = input_side_from(env, req.Get("inputWidth"), "inputWidth");
-    maxPixels_ = static_cast<size_t>(get_number(env, req, "maxPixels", 0, false));
-    if (r.image.width > 0 && r.image.height > 0) r.box = m3d::make_letterbox(r.image.height, r.image.width, hi, wi);
+    maxPixels_ = get_size(env, req, "maxPixels", static_cast<size_t>(kMaxSafeInteger), 0, false);
     r.norm = m3d::make_normalisation(get_bool(req, "normaliseInGraph", true));
-    r.metricScale = static_cast<float>(get_number(env, req, "metricScale", 0, true));
-    r.maxDepth = static_cast<float>(get_number(env, req, "maxDepth", 300, false));
+    r.metricScale = to_float(get_number(env, req, "metricScale", 0, true));
+    r.maxDepth = to_float(get_number(env, req, "maxDepth", 300, false));
     r.normals = get_bool(req, "normals", true);
     Napi::Object cloud = get_object(env, req, "cloud", false);
     if (!cloud.IsEmpty()) {
@@ -283,12 +302,15 @@ class RunWorker : public PromiseWorker {
       r.colour = get_bool(cloud, "colour", true);
       r.cloudNormals = get_bool(cloud, "normals", false);
     }
+    r.image = image_from(env, get_object(env, req, "image", true), maxPixels_, pixels_);
+    r.box = m3d::make_letterbox(r.image.height, r.image.width, hi, wi);
   }
 
  protected:
   void Run() override {
     m3d::validate_image(r_.image, maxPixels_);
     engine_->run(slot_, r_, out_);
+    pixels_.allocate(0);
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -324,6 +346,7 @@ class RunWorker : public PromiseWorker {
   std::shared_ptr<m3d::trt::Engine> engine_;
   int slot_ = 0;
   size_t maxPixels_ = 0;
+  m3d::Buffer pixels_;  // the copy r_.image points into
   m3d::trt::RunRequest r_;
   m3d::trt::RunResult out_;
 };
@@ -418,8 +441,8 @@ Napi::Value trt_run(const Napi::CallbackInfo& info) { return queue<RunWorker>(in
 
 Napi::Value trt_free(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsExternal()) throw_error(env, m3d::code::kInvalidArgument, "expected an engine handle");
-  auto* h = info[0].As<Napi::External<EngineHolder>>().Data();
+  if (info.Length() < 1) throw_error(env, m3d::code::kInvalidArgument, "expected an engine handle");
+  EngineHolder* h = holder_from(env, info[0]);
   if (h) h->engine.reset();
   return env.Undefined();
 }

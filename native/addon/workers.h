@@ -1,6 +1,6 @@
 // One AsyncWorker per slow operation, each owning a promise. The workers copy every
-// JS argument into plain C++ values on the main thread and keep the request object
-// (and through it the input buffers) alive until the promise settles.
+// JS argument, input arrays included, into native memory on the main thread; results
+// for caller-supplied arrays are copied into them on the main thread at completion.
 #pragma once
 
 #include <napi.h>

@@ -97,6 +97,9 @@ export class TensorRTBackend implements Backend {
     throwIfStopped(req.signal);
     let depth = r.depth;
     if (req.outDepth) {
+      if (req.outDepth.length !== r.depth.length) {
+        invalid(`a Float32Array of ${r.depth.length} values (it was detached or resized while the call ran)`, 'options.out.depth', req.outDepth);
+      }
       req.outDepth.set(r.depth);
       depth = req.outDepth;
     }

@@ -333,7 +333,7 @@ export async function ensureEngine(
 
   const g = native().gpuInfo(o.device);
   const timingPath = timingCachePath(dir, status.version, g.name, g.computeCapability);
-  const cancel = new Int32Array(1);
+  const cancel = new Int32Array(new SharedArrayBuffer(4));
   const onAbort = () => {
     cancel[0] = 1;
   };
