@@ -105,13 +105,13 @@ describe('examples/depth-service', () => {
     expect(cloud.status).toBe(200);
     expect(cloud.headers.get('x-stand-in')).toBe('true');
     await cloud.arrayBuffer();
-    const health = await (await fetch(`${base}/healthz`)).json();
+    const health = (await (await fetch(`${base}/healthz`)).json()) as { standIn: boolean };
     expect(health.standIn).toBe(true);
   });
 
   it('requires a model: createServer() without one and the script without MODEL refuse to start', async () => {
     await expect(createServer({})).rejects.toThrow(/model is required/);
-    const env = { ...process.env, PORT: '0' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0' };
     delete env.MODEL;
     const child = spawn(process.execPath, [join(root, 'examples', 'depth-service', 'server.mjs')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
