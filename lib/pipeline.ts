@@ -219,6 +219,8 @@ export async function pointcloud(
       image: colour ? decoded.image : undefined,
       normals: withNormals ? result.normals : undefined,
       outPoints: direct,
+      // The depth map and normals were made by this request; a caller's out.depth is not ours.
+      owned: result.depth !== o.out?.depth,
     }));
   throwIfStopped(stop);
   if (organised && o.outPoints && cloud.points !== o.outPoints) {

@@ -109,7 +109,14 @@ class HostBackend implements Backend {
     throwIfStopped(req.signal);
     // A stopped request still queued is dropped when its turn comes, without running.
     const run = () => (throwIfStopped(req.signal), this.#runner.run(tensor, Hi, Wi));
-    const outputs = this.#runner.concurrent ? await run() : await this.#serial(run);
+    let outputs: ModelOutputs;
+    try {
+      outputs = this.#runner.concurrent ? await run() : await this.#serial(run);
+    } finally {
+      // The input tensor is this request's alone and read by nothing after the forward:
+      // its block goes back to the pool now, not at the next garbage collection.
+      b.release(tensor);
+    }
     throwIfStopped(req.signal);
     const t2 = performance.now();
     const post = await b.postprocess({
@@ -124,6 +131,8 @@ class HostBackend implements Backend {
       confidence: req.normals ? outputs.confidence : undefined,
       // With a stop signal the caller's buffer is filled by a copy once the request succeeds.
       outDepth: req.signal ? undefined : req.outDepth,
+      // The runner's output arrays are this request's alone.
+      owned: true,
     });
     throwIfStopped(req.signal);
     let depth = post.depth;

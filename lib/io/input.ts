@@ -224,7 +224,7 @@ export async function decodeImage(given: ImageInput, maxPixels: number, decode: 
     if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
       throw new Error(`unexpected decoded layout ${info.width}x${info.height}x${info.channels}`);
     }
-    const image: NativeImage = { pixels: data, width: info.width, height: info.height, channels: 3, order: 'rgb' };
+    const image: NativeImage = { pixels: data, width: info.width, height: info.height, channels: 3, order: 'rgb', owned: true };
     return { image, camera: await cameraFromExif(meta.exif) };
   } catch (cause) {
     if (cause instanceof ImageTooLargeError) throw cause;

@@ -30,6 +30,12 @@ export interface NativeBinding {
   setErrorFactory(factory: (code: string, message: string) => Error): void;
   letterbox(srcHeight: number, srcWidth: number, inputHeight: number, inputWidth: number): Letterbox;
   setNumThreads(n: number): void;
+  /**
+   * Detaches an array the addon returned over its pooled memory, handing the block back
+   * at once instead of after a garbage collection; false (and nothing done) for any other
+   * array. Only for arrays the library made for itself and no longer reads.
+   */
+  release(array: ArrayBufferView): boolean;
   numThreads(): number;
   gpuInfo(device?: number): GpuStatus;
   preprocess(req: {
@@ -52,6 +58,8 @@ export interface NativeBinding {
     normalPlaneStride?: number;
     confidence?: TensorData;
     outDepth?: Float32Array;
+    /** The model outputs are the library's own (no other code holds them): read in place, not copied. */
+    owned?: boolean;
   }): Promise<{ depth: Float32Array; normals?: Float32Array; confidence?: Float32Array }>;
   backproject(req: {
     depth: Float32Array;
@@ -64,6 +72,8 @@ export interface NativeBinding {
     image?: NativeImage;
     normals?: Float32Array;
     outPoints?: Float32Array;
+    /** depth and normals are the library's own (no other code holds them): read in place, not copied. */
+    owned?: boolean;
   }): Promise<NativeCloud>;
 }
 

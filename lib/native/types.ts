@@ -10,6 +10,11 @@ export interface NativeImage {
   channels: number;
   order: 'rgb' | 'bgr';
   stride?: number;
+  /**
+   * The library made these pixels (decoded them) and no other code holds them while a
+   * native call runs: the call reads them in place instead of copying them first.
+   */
+  owned?: boolean;
 }
 
 /** Element type of a model tensor. */

@@ -109,6 +109,22 @@ Napi::Object limits(Napi::Env env) {
   return o;
 }
 
+// Detaches a result array this addon made over pool memory, so that its block goes back
+// to the pool now rather than after a garbage collection; the library calls it on arrays
+// it made for itself and no longer needs (the model input tensor after the forward).
+// Anything else is left alone. Returns whether it detached.
+Napi::Value release(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) return Napi::Boolean::New(env, false);
+  Napi::ArrayBuffer ab = info[0].As<Napi::TypedArray>().ArrayBuffer();
+  bool tagged = false;
+  if (napi_check_object_type_tag(env, ab, &m3daddon::kResultTag, &tagged) != napi_ok || !tagged || ab.IsDetached()) {
+    return Napi::Boolean::New(env, false);
+  }
+  ab.Detach();
+  return Napi::Boolean::New(env, true);
+}
+
 struct Export {
   const char* name;
   Napi::Function::Callback fn;
@@ -124,6 +140,7 @@ constexpr Export kFunctions[] = {
     {"preprocess", preprocess},
     {"postprocess", postprocess},
     {"backproject", backproject},
+    {"release", release},
     {"tensorrtInfo", tensorrt_info},
     {"tensorrtLoad", tensorrt_load},
     {"trtBuild", trt_build},

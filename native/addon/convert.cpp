@@ -10,6 +10,22 @@
 
 namespace m3daddon {
 
+InputBytes::InputBytes(const void* data, size_t bytes, bool owned) : bytes_(bytes) {
+  if (bytes == 0) return;
+  if (owned) {
+    data_ = data;
+  } else {
+    copy_ = copy_bytes(data, bytes);
+    data_ = copy_.data();
+  }
+}
+
+void InputBytes::release() {
+  copy_.allocate(0);
+  data_ = nullptr;
+  bytes_ = 0;
+}
+
 namespace {
 [[noreturn]] void bad(Napi::Env env, const std::string& key, const std::string& what) {
   throw_error(env, m3d::code::kInvalidArgument, "expected " + what + " for " + key);
@@ -241,6 +257,8 @@ m3d::ImageView image_from(Napi::Env env, Napi::Object o, size_t maxPixels, m3d::
       return img;
     }
   }
+  // Pixels the library decoded itself (`owned: true`) are read in place.
+  if (get_bool(o, "owned", false)) return img;
   copy = copy_bytes(px.data, need);
   img.data = copy.as<uint8_t>();
   return img;
@@ -327,6 +345,8 @@ Napi::Object output_layout_to(Napi::Env env, const m3d::OutputLayout& layout) {
   return o;
 }
 
+const napi_type_tag kResultTag = {0x6d33647265737574ULL, 0x6c74506f6f6c4275ULL};
+
 bool external_array_buffer(Napi::Env env, void* data, size_t bytes, napi_finalize finalize, void* hint,
                            Napi::ArrayBuffer& out) {
   napi_value value;
@@ -363,6 +383,7 @@ Napi::TypedArray external_typed_array(Napi::Env env, m3d::Buffer&& buffer, napi_
         reinterpret_cast<void*>(static_cast<uintptr_t>(bytes)), ab);
     if (external) {
       buffer.release();
+      napi_type_tag_object(env, ab, &kResultTag);
       int64_t adjusted;
       napi_adjust_external_memory(env, static_cast<int64_t>(bytes), &adjusted);
     }

@@ -47,6 +47,29 @@ size_t checked_add(Napi::Env env, const std::string& what, size_t a, size_t b);
 // A native copy of `bytes` bytes at `data` (an empty buffer for zero bytes).
 m3d::Buffer copy_bytes(const void* data, size_t bytes);
 
+// Bytes a worker reads from a JavaScript array: a native copy made on the main thread,
+// or, for memory the library owns (a request or image with `owned: true`: arrays the
+// library made itself, which no other code holds while the call runs and which the
+// request object keeps alive), the array's own memory.
+class InputBytes {
+ public:
+  InputBytes() = default;
+  InputBytes(const void* data, size_t bytes, bool owned);
+  const void* data() const { return data_; }
+  template <typename T>
+  const T* as() const {
+    return static_cast<const T*>(data_);
+  }
+  bool empty() const { return bytes_ == 0; }
+  // Drops the copy (the pool gets it back at once) or forgets the borrowed memory.
+  void release();
+
+ private:
+  m3d::Buffer copy_;
+  const void* data_ = nullptr;
+  size_t bytes_ = 0;
+};
+
 // A typed array given by the caller to receive a result. The worker writes into native
 // memory; fill() copies that into the caller's array on the main thread.
 class CallerOutput {
@@ -73,8 +96,9 @@ Napi::Object get_object(Napi::Env env, Napi::Object obj, const char* key, bool r
 m3d::Letterbox letterbox_from(Napi::Env env, Napi::Object obj);
 Napi::Object letterbox_to(Napi::Env env, const m3d::Letterbox& box);
 
-// {pixels: Uint8Array, width, height, channels, order: 'rgb' | 'bgr', stride?}. The
-// bytes the image spans are copied into `copy` and the view points there. An image
+// {pixels: Uint8Array, width, height, channels, order: 'rgb' | 'bgr', stride?, owned?}.
+// The bytes the image spans are copied into `copy` and the view points there, unless
+// `owned` is true (pixels the library decoded itself, read in place; see InputBytes). An image
 // that m3d::validate_image(view, maxPixels) rejects is not copied (data is null;
 // validate_image reports it before it looks at the data).
 m3d::ImageView image_from(Napi::Env env, Napi::Object obj, size_t maxPixels, m3d::Buffer& copy);
@@ -96,6 +120,9 @@ m3d::DepthRange depth_range_from(Napi::Env env, Napi::Object obj);
 m3d::OutputShapes output_shapes_from(Napi::Env env, Napi::Object obj);
 // {dtype, normalChannels, confidence, confidenceInNormals}
 Napi::Object output_layout_to(Napi::Env env, const m3d::OutputLayout& layout);
+
+// Type tag of the external ArrayBuffers external_typed_array() makes over pool memory.
+extern const napi_type_tag kResultTag;
 
 // Wraps `bytes` at `data` in an external ArrayBuffer (no copy) whose finalizer is
 // finalize(env, data, hint), and returns true. Runtimes with the V8 sandbox forbid

@@ -6,6 +6,7 @@
 
 #include <napi.h>
 
+#include <chrono>
 #include <exception>
 #include <string>
 #include <utility>
@@ -26,13 +27,17 @@ class PromiseWorker : public Napi::AsyncWorker {
  protected:
   virtual void Run() = 0;
   virtual Napi::Value Result(Napi::Env env) = 0;
+  // Whether the result object carries `workMs`, the time Run() took on the worker thread.
+  virtual bool reports_work_time() const { return false; }
 
   void Execute() final {
+    const auto start = std::chrono::steady_clock::now();
     try {
       Run();
     } catch (...) {
       fail();
     }
+    workMs_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   }
 
   // Settles the promise on the main thread: Result() throwing a Napi::Error rejects
@@ -46,7 +51,10 @@ class PromiseWorker : public Napi::AsyncWorker {
         Napi::HandleScope scope(env);
         if (!failed_) {
           try {
-            deferred_.Resolve(Result(env));
+            Napi::Value result = Result(env);
+            // The worker-thread time of the native step, for benchmarks (`workMs`).
+            if (reports_work_time() && result.IsObject()) result.As<Napi::Object>().Set("workMs", workMs_);
+            deferred_.Resolve(result);
           } catch (const Napi::Error& e) {
             deferred_.Reject(e.Value());
           } catch (...) {
@@ -77,6 +85,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   std::string code_ = m3d::code::kNative;
   std::string message_;
   bool failed_ = false;
+  double workMs_ = 0;
 };
 
 // Starts worker W on the request object of a JS call and returns its promise.

@@ -21,6 +21,7 @@ napi_typedarray_type array_type(m3d::TensorType t) {
 // -----------------------------------------------------------------------------------
 class PreprocessWorker : public PromiseWorker {
  public:
+  bool reports_work_time() const override { return true; }
   PreprocessWorker(Napi::Env env, Napi::Object req) : PromiseWorker(env, req) {
     const int hi = input_side_from(env, req.Get("inputHeight"), "inputHeight");
     const int wi = input_side_from(env, req.Get("inputWidth"), "inputWidth");
@@ -51,7 +52,7 @@ class PreprocessWorker : public PromiseWorker {
 
  private:
   m3d::ImageView image_;
-  m3d::Buffer pixels_;  // the copy image_ points into
+  m3d::Buffer pixels_;  // the copy image_ points into, unless the image is owned
   m3d::Letterbox box_;
   m3d::Normalisation norm_{};
   m3d::TensorType type_ = m3d::TensorType::Float32;
@@ -64,8 +65,10 @@ class PreprocessWorker : public PromiseWorker {
 // -----------------------------------------------------------------------------------
 class PostprocessWorker : public PromiseWorker {
  public:
+  bool reports_work_time() const override { return true; }
   PostprocessWorker(Napi::Env env, Napi::Object req) : PromiseWorker(env, req) {
     box_ = letterbox_from(env, get_object(env, req, "letterbox", true));
+    owned_ = get_bool(req, "owned", false);
     metricScale_ = to_float(get_number(env, req, "metricScale", 0, true));
     minDepth_ = to_float(get_number(env, req, "minDepth", 0, false));
     maxDepth_ = to_float(get_number(env, req, "maxDepth", 300, false));
@@ -105,9 +108,9 @@ class PostprocessWorker : public PromiseWorker {
       m3d::postprocess_normals(normals_.data(), normalStride_, confidence_.empty() ? nullptr : confidence_.data(), type_, box_,
                                normalBuf_.as<float>(), confidence_.empty() ? nullptr : confBuf_.as<float>());
     }
-    depth_.allocate(0);
-    normals_.allocate(0);
-    confidence_.allocate(0);
+    depth_.release();
+    normals_.release();
+    confidence_.release();
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -120,9 +123,9 @@ class PostprocessWorker : public PromiseWorker {
 
  private:
   // A copy of the first minLength elements of model output req[key].
-  m3d::Buffer model_plane(Napi::Env env, Napi::Object req, const char* key, size_t minLength, bool required) {
+  InputBytes model_plane(Napi::Env env, Napi::Object req, const char* key, size_t minLength, bool required) {
     const TypedView v = get_typed_array(env, req, key, required);
-    if (!v.present) return m3d::Buffer();
+    if (!v.present) return InputBytes();
     if (v.type != array_type(type_)) {
       throw_error(env, m3d::code::kInvalidArgument,
                   std::string(key) + " must be a " + (type_ == m3d::TensorType::Float16 ? "Uint16Array (float16 bits)" : "Float32Array"));
@@ -133,11 +136,11 @@ class PostprocessWorker : public PromiseWorker {
                       std::to_string(minLength) + " for a " + std::to_string(box_.inputWidth) + "x" +
                       std::to_string(box_.inputHeight) + " input");
     }
-    return copy_bytes(v.data, minLength * m3d::element_bytes(type_));
+    return InputBytes(v.data, minLength * m3d::element_bytes(type_), owned_);
   }
 
-  void check_finite(const m3d::Buffer& data, size_t n, const char* what) const {
-    const size_t bad = m3d::count_nonfinite(data.as<uint8_t>(), type_, n);
+  void check_finite(const InputBytes& data, size_t n, const char* what) const {
+    const size_t bad = m3d::count_nonfinite(data.data(), type_, n);
     if (bad) {
       throw m3d::Error(m3d::code::kNonFinite, std::string("model output '") + what + "' holds " + std::to_string(bad) +
                                                   " non-finite values (NaN or Inf) out of " + std::to_string(n));
@@ -148,7 +151,8 @@ class PostprocessWorker : public PromiseWorker {
   float metricScale_ = 0, minDepth_ = 0, maxDepth_ = 300;
   m3d::TensorType type_ = m3d::TensorType::Float32;
   size_t plane_ = 0, pixels_ = 0, normalStride_ = 0, normalLength_ = 0;
-  m3d::Buffer depth_, normals_, confidence_;  // copies of the model outputs
+  bool owned_ = false;
+  InputBytes depth_, normals_, confidence_;  // the model outputs
   CallerOutput outDepth_;
   m3d::Buffer depthBuf_, normalBuf_, confBuf_;
 };
@@ -156,6 +160,7 @@ class PostprocessWorker : public PromiseWorker {
 // -----------------------------------------------------------------------------------
 class BackprojectWorker : public PromiseWorker {
  public:
+  bool reports_work_time() const override { return true; }
   BackprojectWorker(Napi::Env env, Napi::Object req) : PromiseWorker(env, req) {
     width_ = get_int(env, req, "width", 1, kMaxInt, 0, true);
     height_ = get_int(env, req, "height", 1, kMaxInt, 0, true);
@@ -178,8 +183,9 @@ class BackprojectWorker : public PromiseWorker {
     Napi::Object img = get_object(env, req, "image", false);
     if (!img.IsEmpty()) colour_ = image_from(env, img, 0, colourCopy_);
     // Copies last: every check above has passed.
-    depth_ = copy_bytes(d.data, d.bytes);
-    if (n.present) normals_ = copy_bytes(n.data, n.bytes);
+    const bool owned = get_bool(req, "owned", false);
+    depth_ = InputBytes(d.data, d.bytes, owned);
+    if (n.present) normals_ = InputBytes(n.data, n.bytes, owned);
   }
 
  protected:
@@ -194,8 +200,8 @@ class BackprojectWorker : public PromiseWorker {
       m3d::backproject_organised(depth_.as<float>(), width_, height_, K_, range_, points_.as<float>(), colour,
                                  colour ? colours_.as<uint8_t>() : nullptr);
     }
-    depth_.allocate(0);
-    normals_.allocate(0);
+    depth_.release();
+    normals_.release();
     colourCopy_.allocate(0);
   }
 
@@ -216,7 +222,8 @@ class BackprojectWorker : public PromiseWorker {
  private:
   int width_ = 0, height_ = 0;
   size_t pixels_ = 0;
-  m3d::Buffer depth_, normals_, colourCopy_;  // copies of the inputs
+  InputBytes depth_, normals_;  // the depth map and normals read
+  m3d::Buffer colourCopy_;      // the copy colour_ points into, unless the image is owned
   m3d::Intrinsics K_{};
   m3d::DepthRange range_{};
   bool organised_ = true;

@@ -18,6 +18,7 @@ type Binding = {
   trtBuild(req: Req): Promise<unknown>;
   trtRun(req: Req): Promise<unknown>;
   trtFree(handle: unknown): void;
+  release(a: ArrayBufferView): boolean;
 };
 let b: Binding;
 
@@ -53,6 +54,43 @@ describe('native binding memory ownership', () => {
     });
     expect(inputs[0].length).toBe(0);
     for (const r of results) expect(r.tensor).toEqual(reference);
+  });
+
+  it('reads memory marked owned (the library\'s decoded pixels, model outputs, depth maps) in place, when the work runs', async () => {
+    const owned = pixelsOf(new ArrayBuffer(W * H * 3));
+    const copied = pixelsOf(new ArrayBuffer(W * H * 3));
+    const lb = b.letterbox(90, 120, 56, 84);
+    const canonical = new Float32Array(56 * 84).fill(4);
+    const [a, c, post] = await whilePoolHeld(() => {
+      const started: Array<Promise<{ tensor?: Float32Array; depth?: Float32Array }>> = [
+        b.preprocess({ ...request(owned), image: { ...request(owned).image, owned: true } }),
+        b.preprocess(request(copied)),
+        b.postprocess({ letterbox: lb, metricScale: 0.5, dtype: 'float32', depth: canonical, owned: true }),
+      ];
+      owned.fill(0);
+      copied.fill(0);
+      canonical.fill(8);
+      return started;
+    });
+    const zeros = (await b.preprocess(request(new Uint8Array(W * H * 3)))).tensor;
+    expect(a.tensor).toEqual(zeros); // read when the work ran, after the overwrite
+    expect(c.tensor).toEqual(reference); // copied when the call started
+    expect(new Set(post.depth)).toEqual(new Set([4])); // 8 x 0.5: the overwritten values
+  });
+
+  it('release() detaches only arrays the addon made over its pool, and only once', async () => {
+    const mine = (await b.preprocess(request(pixelsOf(new ArrayBuffer(W * H * 3))))).tensor;
+    expect(mine).toEqual(reference);
+    const caller = new Float32Array(16).fill(1);
+    expect(b.release(caller)).toBe(false);
+    expect(caller.length).toBe(16);
+    expect(b.release(new Uint8Array(new SharedArrayBuffer(8)))).toBe(false);
+    expect(b.release({} as ArrayBufferView)).toBe(false);
+    expect(b.release(mine)).toBe(true);
+    expect(mine.length).toBe(0);
+    expect(b.release(mine)).toBe(false);
+    // The block is reused by the next call, which still computes the same tensor.
+    expect((await b.preprocess(request(pixelsOf(new ArrayBuffer(W * H * 3))))).tensor).toEqual(reference);
   });
 
   it('reads shrunk resizable and SharedArrayBuffer-backed pixels as they were at the call', async () => {
