@@ -17,6 +17,7 @@ constexpr size_t kMinPooled = 256 << 10;  // smaller blocks come and go through 
 constexpr size_t kGranule = 64 << 10;     // capacities are rounded to this, to be reusable
 
 constexpr size_t kHugeAlign = 2 << 20;    // blocks this large start on a 2 MiB boundary
+constexpr size_t kHugeFrom = 1 << 20;     // requests this large get whole 2 MiB pages
 
 struct Block {
   size_t capacity;
@@ -57,8 +58,11 @@ void evict_locked(size_t keep) {
 
 void* acquire(size_t bytes) {
   Cache& c = cache();
-  const size_t capacity = bytes < kMinPooled ? (bytes + kAlign - 1) / kAlign * kAlign
-                                             : (bytes + kGranule - 1) / kGranule * kGranule;
+  // From 1 MiB on, capacities are whole huge pages (at most 2 MiB more than asked for,
+  // under 2x): header_for() then aligns them, and a fresh one faults in 2 MiB at a time.
+  const size_t capacity = bytes < kMinPooled   ? (bytes + kAlign - 1) / kAlign * kAlign
+                          : bytes < kHugeFrom ? (bytes + kGranule - 1) / kGranule * kGranule
+                                              : (bytes + kHugeAlign - 1) / kHugeAlign * kHugeAlign;
   if (capacity >= kMinPooled) {
     std::lock_guard<std::mutex> lock(c.mutex);
     for (auto it = c.free.rbegin(); it != c.free.rend(); ++it) {
