@@ -6,8 +6,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -18,6 +17,7 @@ import { registry } from '../../dist/cjs/model/registry.js';
 import { CancelledError, DownloadError } from '../../dist/cjs/errors.js';
 import type { RegistryEntry } from '../../dist/cjs/index.js';
 import { models, rejection, root } from '../helpers';
+import { startRouteServer, testEntry, type Handler, type RouteServer } from '../support/route-server';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const payload = randomBytes(2 * 1024 * 1024 + 777);
@@ -26,11 +26,10 @@ const payloadSha = sha(payload);
 const versionA = readFileSync(join(root, 'models', 'demo.onnx'));
 const versionB = readFileSync(join(models, 'random-net-community.onnx'));
 
-type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void;
+let srv: RouteServer;
 const routes = new Map<string, Handler>();
 const counts = new Map<string, number>();
-const seen: { path: string; range?: string; ifRange?: string }[] = [];
-let server: Server;
+const seen: RouteServer['seen'] = [];
 let base = '';
 
 const tmp = mkdtempSync(join(tmpdir(), 'metric3d-download-safety-'));
@@ -39,40 +38,17 @@ const freshCache = () => join(tmp, `cache-${++dirs}`);
 const requests = (path: string) => seen.filter((s) => s.path === path);
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    seen.push({ path, range: req.headers.range, ifRange: req.headers['if-range'] as string | undefined });
-    const n = (counts.get(path) ?? 0) + 1;
-    counts.set(path, n);
-    const h = routes.get(path);
-    if (h) h(req, res, n);
-    else {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  srv = await startRouteServer(routes, counts, seen);
+  base = srv.base;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((ok) => server.close(ok));
+  await srv?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
 function entry(over: Partial<RegistryEntry>): RegistryEntry {
-  return {
-    description: 'test model',
-    url: `${base}/ok/model.onnx`,
-    file: 'm/model.onnx',
-    sha256: payloadSha,
-    size: payload.length,
-    contract: 'community',
-    inputSize: [616, 1064],
-    licence: 'test',
-    ...over,
-  };
+  return testEntry(`${base}/ok/model.onnx`, 'm/model.onnx', payloadSha, payload.length, over);
 }
 
 /** Writes `body` in `chunk`-byte pieces every `everyMs`, stopping when the client goes away. */

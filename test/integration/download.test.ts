@@ -3,8 +3,7 @@
 // beyond 127.0.0.1. Locks, symbolic links, limits and redirects: download-safety.test.ts.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -15,19 +14,19 @@ import { downloadEntry, downloadModel } from '../../dist/cjs/model/download.js';
 import { CancelledError, DownloadError, InvalidArgumentError } from '../../dist/cjs/errors.js';
 import type { DownloadProgress, RegistryEntry } from '../../dist/cjs/index.js';
 import { rejection } from '../helpers';
+import { startRouteServer, testEntry, type Handler, type RouteServer } from '../support/route-server';
 
 const payload = randomBytes(2 * 1024 * 1024 + 12345);
 const payloadSha = createHash('sha256').update(payload).digest('hex');
 const data2 = randomBytes(300_000);
 const data2Sha = createHash('sha256').update(data2).digest('hex');
 
-type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void;
+let srv: RouteServer;
 const routes = new Map<string, Handler>();
 const counts = new Map<string, number>();
-const seen: { path: string; range?: string; ifRange?: string }[] = [];
+const seen: RouteServer['seen'] = [];
 /** The ETag every route of this file serves its body with. */
 const ETAG = '"v1"';
-let server: Server;
 let base = '';
 
 const tmp = mkdtempSync(join(tmpdir(), 'metric3d-download-'));
@@ -64,40 +63,17 @@ function plantPartial(dest: string, url: string, bytes: Buffer, total = payload.
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    seen.push({ path, range: req.headers.range, ifRange: req.headers['if-range'] as string | undefined });
-    const n = (counts.get(path) ?? 0) + 1;
-    counts.set(path, n);
-    const h = routes.get(path);
-    if (h) h(req, res, n);
-    else {
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found');
-    }
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  srv = await startRouteServer(routes, counts, seen);
+  base = srv.base;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((ok) => server.close(ok));
+  await srv?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
 function entry(over: Partial<RegistryEntry>): RegistryEntry {
-  return {
-    description: 'test model',
-    url: `${base}/ok/model.onnx`,
-    file: 'm/model.onnx',
-    sha256: payloadSha,
-    size: payload.length,
-    contract: 'community',
-    inputSize: [616, 1064],
-    licence: 'test',
-    ...over,
-  };
+  return testEntry(`${base}/ok/model.onnx`, 'm/model.onnx', payloadSha, payload.length, over);
 }
 
 routes.set('/ok/model.onnx', (req, res) => serveRange(req, res, payload));

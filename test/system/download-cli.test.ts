@@ -16,6 +16,7 @@ import { main, type Io } from '../../dist/cjs/cli/main.js';
 import { registry } from '../../dist/cjs/model/registry.js';
 import type { RegistryEntry } from '../../dist/cjs/index.js';
 import { root } from '../helpers';
+import { testEntry } from '../support/route-server';
 
 const bin = join(root, 'bin', 'metric3d.js');
 const tmp = mkdtempSync(join(tmpdir(), 'metric3d-download-cli-'));
@@ -52,17 +53,8 @@ beforeAll(async () => {
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const models = registry().models;
-  const test = (url: string, file: string, over: Partial<RegistryEntry> = {}): RegistryEntry => ({
-    description: 'test entry',
-    url: `${base}${url}`,
-    file,
-    sha256: payloadSha,
-    size: payload.length,
-    contract: 'community',
-    inputSize: [616, 1064],
-    licence: 'test',
-    ...over,
-  });
+  const test = (url: string, file: string, over: Partial<RegistryEntry> = {}): RegistryEntry =>
+    testEntry(`${base}${url}`, file, payloadSha, payload.length, over);
   models['cli-ok'] = test('/ok/model.onnx', 'cli-ok/model.onnx');
   models['cli-graph'] = test('/graph/model.onnx', 'cli-graph/model.onnx', { sha256: null, size: null });
   models['cli-away'] = test('/away/model.onnx', 'cli-away/model.onnx');

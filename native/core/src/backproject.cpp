@@ -131,13 +131,7 @@ DenseCloud backproject_dense(const float* depth, int width, int height, const In
         out.points[k * 3] = p[0];
         out.points[k * 3 + 1] = p[1];
         out.points[k * 3 + 2] = p[2];
-        out.indices[k] = static_cast<uint32_t>(i);
-        if (out.colours) colour_at(src, u, v, out.colours + k * 3);
-        if (out.normals) {
-          out.normals[k * 3] = normals[i * 3];
-          out.normals[k * 3 + 1] = normals[i * 3 + 1];
-          out.normals[k * 3 + 2] = normals[i * 3 + 2];
-        }
+        dense_extras(u, v, i, k, src, normals, out);
         ++k;
       }
     }

@@ -440,10 +440,9 @@ struct DenseTargets {
   float* normals;     // 3 per point, copied from the [H, W, 3] normal map
 };
 
-// Dense cloud entry k from the valid pixel i = v * W + u of depth z.
-M3D_HD void dense_element(int u, int v, size_t i, float z, size_t k, const Intrinsics& K, const ColourSource& src,
-                          const float* normals, const DenseTargets& out) {
-  backproject_point(u, v, z, K, out.points + k * 3);
+// Dense cloud entry k's index, colour and normal, from pixel i = v * W + u.
+M3D_HD void dense_extras(int u, int v, size_t i, size_t k, const ColourSource& src, const float* normals,
+                         const DenseTargets& out) {
   out.indices[k] = static_cast<uint32_t>(i);
   if (out.colours) colour_at(src, u, v, out.colours + k * 3);
   if (out.normals) {
@@ -451,6 +450,13 @@ M3D_HD void dense_element(int u, int v, size_t i, float z, size_t k, const Intri
     out.normals[k * 3 + 1] = normals[i * 3 + 1];
     out.normals[k * 3 + 2] = normals[i * 3 + 2];
   }
+}
+
+// Dense cloud entry k from the valid pixel i = v * W + u of depth z.
+M3D_HD void dense_element(int u, int v, size_t i, float z, size_t k, const Intrinsics& K, const ColourSource& src,
+                          const float* normals, const DenseTargets& out) {
+  backproject_point(u, v, z, K, out.points + k * 3);
+  dense_extras(u, v, i, k, src, normals, out);
 }
 
 }  // namespace m3d
