@@ -54,7 +54,17 @@ const MODEL_ROUTES = new Set(['/depth', '/pointcloud']);
 export const DEPTH_SCALE = 256;
 
 /** Content types whose body is handed to the model as raw bytes. */
-export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/tiff', 'application/octet-stream'];
+export const IMAGE_CONTENT_TYPES = [
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/tiff',
+  'image/gif',
+  'image/heif',
+  'image/heic',
+  'image/avif',
+  'application/octet-stream',
+];
 
 /** HTTP status per metric3d-trt error code; any other code is a 500. */
 const STATUS_BY_CODE = {

@@ -35,7 +35,7 @@ const { values } = parseArgs({
     organised: { type: 'boolean', default: false },
     normals: { type: 'boolean', default: false },
     timeout: { type: 'string', default: '1000' },
-    model: { type: 'string', default: process.env.MODEL ?? 'demo' },
+    model: { type: 'string', default: process.env.MODEL },
   },
 });
 
@@ -44,6 +44,9 @@ function usage(message) {
   process.exit(2);
 }
 
+if (!values.model) {
+  usage("--model (or MODEL) is required: a registry name (vit-small, after npx metric3d download vit-small), an .onnx path, or demo for the bundled stand-in");
+}
 const timeoutMs = Number(values.timeout);
 if (!(timeoutMs > 0)) usage(`--timeout must be a positive number of milliseconds, got ${values.timeout}`);
 if (values.encoding !== '32FC1' && values.encoding !== '16UC1') usage(`--encoding must be 32FC1 or 16UC1, got ${values.encoding}`);
@@ -67,6 +70,9 @@ try {
 
 const m = await Metric3D.load({ model: values.model });
 console.log(`model ${values.model} on ${m.backend}`);
+if (m.model.standIn) {
+  console.error(`STAND-IN: model '${values.model}' is the bundled stand-in, not Metric3D weights: the published depth and points are not measurements`);
+}
 
 await rclnodejs.init();
 const node = rclnodejs.createNode('metric3d');

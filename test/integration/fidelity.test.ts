@@ -32,6 +32,7 @@ type Binding = {
   letterbox(H: number, W: number, Hi: number, Wi: number): Record<string, number>;
   preprocess(req: object): Promise<{ tensor: Float32Array; letterbox: Record<string, number> }>;
   postprocess(req: object): Promise<{ depth: Float32Array; normals?: Float32Array; confidence?: Float32Array }>;
+  backproject(req: object): Promise<{ points: Float32Array }>;
 };
 let addon: Binding;
 
@@ -176,6 +177,29 @@ for (const key of ['kitti', 'nyu'] as const) {
       expect(worstDepth).toBeLessThan(1e-4);
       expect(worstNormal).toBeLessThan(1e-4);
       expect(worstConf).toBeLessThan(1e-4);
+    });
+
+    it('back-projection of that depth is within 1e-4 of the pinhole formula on the PyTorch depth, in float64', async () => {
+      const { depth } = planes(ref.inputHeight, ref.inputWidth);
+      const lb = addon.letterbox(ref.height, ref.width, ref.inputHeight, ref.inputWidth);
+      const K = ref.intrinsics;
+      const post = await addon.postprocess({ letterbox: lb, metricScale: metricScale(K, lb as never), minDepth: 0, maxDepth: 300, dtype: 'float32', depth });
+      const cloud = await addon.backproject({ depth: post.depth, width: ref.width, height: ref.height, intrinsics: K, minDepth: 0, maxDepth: Infinity, organised: true });
+      const bin = readFileSync(join(reference, `${key}_post.bin`));
+      const expected = new Float32Array(bin.buffer, bin.byteOffset, bin.byteLength / 4);
+      let worst = 0;
+      let n = 0;
+      ref.rows.forEach((v, i) => {
+        ref.cols.forEach((u, j) => {
+          const z = expected[i * ref.cols.length + j];
+          const want = [((u - K.cx) * z) / K.fx, ((v - K.cy) * z) / K.fy, z];
+          const p = (v * ref.width + u) * 3;
+          for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(cloud.points[p + c] - want[c]) / Math.max(z, 1e-6));
+          n++;
+        });
+      });
+      expect(n).toBeGreaterThan(100);
+      expect(worst).toBeLessThan(1e-4);
     });
   });
 }

@@ -203,6 +203,21 @@ describe('usage errors and messages', () => {
     expect(existsSync(join(tmp, 'fov'))).toBe(false);
   });
 
+  it('inputs with the same stem get distinct outputs: a.jpg, a.png and a-2.jpg write three sidecars', async () => {
+    const dir = join(tmp, 'stems');
+    mkdirSync(dir);
+    copyFileSync(sample, join(dir, 'a.jpg'));
+    copyFileSync(sample, join(dir, 'a-2.jpg'));
+    await sharp(sample).png().toFile(join(dir, 'a.png'));
+    const out = join(tmp, 'stems-out');
+    const r = await cli(['predict', join(dir, 'a.jpg'), join(dir, 'a.png'), join(dir, 'a-2.jpg'), '-o', out, '--model', 'demo', ...nyuK, '-f', 'json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('3 of 3 images written');
+    const files = tree(out);
+    expect(files).toHaveLength(3);
+    expect(new Set(files.map((f) => json(join(out, f)).image))).toEqual(new Set(['a.jpg', 'a.png', 'a-2.jpg'].map((f) => join(dir, f))));
+  }, 60_000);
+
   it('a missing input is counted apart from the images: "1 of 1 images written; 1 input(s) not found", exit 1', async () => {
     const out = join(tmp, 'missing');
     const r = await cli(['predict', sample, join(tmp, 'no-such.jpg'), '-o', out, '--model', 'demo', ...nyuK, '-f', 'json']);

@@ -64,6 +64,7 @@ describe('examples/ros2-pointcloud2/publish.mjs with a stand-in rclnodejs', () =
     const [code] = await once(child, 'exit');
     clearTimeout(kill);
     expect({ code, out }).toMatchObject({ code: 0 });
+    expect(out).toContain("STAND-IN: model 'demo' is the bundled stand-in");
     expect(out).toContain('dropped a waiting frame for a newer one (1 so far)');
     expect(out).toContain('stopped');
 
@@ -109,5 +110,15 @@ describe('examples/ros2-pointcloud2/publish.mjs with a stand-in rclnodejs', () =
 
     const info = published.find((p) => p.topic === '/metric3d/camera_info')!.msg;
     expect(info).toMatchObject({ width: W, height: H, distortion_model: 'plumb_bob', d: [0, 0, 0, 0, 0], k: script.cameraInfo.k, p: script.cameraInfo.p });
+  });
+  it('refuses to start without a model (exit 2), naming --model and demo', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.MODEL;
+    const child = spawn(process.execPath, [join(root, 'examples', 'ros2-pointcloud2', 'publish.mjs'), '--image', '/camera/image_rect'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(2);
+    expect(err).toMatch(/--model \(or MODEL\) is required.*demo for the bundled stand-in/);
   });
 });

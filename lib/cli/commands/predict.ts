@@ -174,12 +174,15 @@ async function predictCommand(inputs: string[], f: PredictFlags, io: Io): Promis
   if (!f.quiet) io.err(`model ${f.model} on ${m.backend}: ${shortBackendReason(m.backendReason)}\n`);
   const want = new Set(f.formats);
   const need = needs(want, f.plyNormals);
-  const stems = new Map<string, number>();
+  // Output stems are unique: a second `a` (a.jpg next to a.png) becomes a-2, or a-3 when
+  // an input is itself called a-2, and so on; the sidecar names the input it came from.
+  const taken = new Set<string>();
   const stemOf = (file: InputFile) => {
     const rel = file.rel.slice(0, file.rel.length - extname(file.rel).length);
-    const n = stems.get(rel) ?? 0;
-    stems.set(rel, n + 1);
-    return n === 0 ? rel : `${rel}-${n + 1}`;
+    let stem = rel;
+    for (let n = 2; taken.has(stem); n++) stem = `${rel}-${n}`;
+    taken.add(stem);
+    return stem;
   };
   const jobs = files.map((file) => ({ file, stem: stemOf(file) }));
   let done = 0;

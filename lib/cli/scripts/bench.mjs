@@ -180,7 +180,7 @@ const e2e = [['backend', 'in flight', 'requests', 'req/s', 'p50 ms', 'p99 ms']];
 let single = [];
 let overhead;
 // The same model on a bare onnxruntime-node InferenceSession, with the session options of the
-// onnxruntime backend (CPU provider, all graph optimisations, default threads), fed the tensor
+// onnxruntime backend (sessionOptions(): CPU provider, all graph optimisations, its threads), fed the tensor
 // the photo preprocesses to at the model's input size: the forward predict() wraps.
 async function bareForward(model) {
   const req = createRequire(import.meta.url);
@@ -190,7 +190,8 @@ async function bareForward(model) {
   const { data, info: raw } = await sharp(photo).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const image = { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: raw.width, height: raw.height, channels: 3, order: 'rgb' };
   const { tensor } = await b.preprocess({ image, inputHeight: h, inputWidth: w, normaliseInGraph: false, dtype: model.inputType, maxPixels: 0 });
-  const session = await ort.InferenceSession.create(model.path, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+  const { sessionOptions } = req(join(root, 'dist', 'cjs', 'backends', 'onnxruntime.js'));
+  const session = await ort.InferenceSession.create(model.path, sessionOptions(undefined));
   try {
     const feeds = { [session.inputNames[0]]: new ort.Tensor(model.inputType, tensor, [1, 3, h, w]) };
     return { ms: await median(() => session.run(feeds)), shape: `1x3x${h}x${w} ${model.inputType}` };
