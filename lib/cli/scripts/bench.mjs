@@ -181,20 +181,36 @@ let single = [];
 let overhead;
 // The same model on a bare onnxruntime-node InferenceSession, with the session options of the
 // onnxruntime backend (sessionOptions(): CPU provider, all graph optimisations, its threads), fed the tensor
-// the photo preprocesses to at the model's input size: the forward predict() wraps.
-async function bareForward(model) {
+// the photo preprocesses to at the model's input size: the forward predict() wraps. predict()
+// and the bare forward alternate, so that a change of machine load hits both alike.
+async function overheadOf(m) {
   const req = createRequire(import.meta.url);
   const ort = req('onnxruntime-node');
   const sharp = req('sharp');
-  const [h, w] = model.inputSize;
+  const [h, w] = m.model.inputSize;
+  const type = m.model.inputType;
   const { data, info: raw } = await sharp(photo).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const image = { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: raw.width, height: raw.height, channels: 3, order: 'rgb' };
-  const { tensor } = await b.preprocess({ image, inputHeight: h, inputWidth: w, normaliseInGraph: false, dtype: model.inputType, maxPixels: 0 });
+  const { tensor } = await b.preprocess({ image, inputHeight: h, inputWidth: w, normaliseInGraph: false, dtype: type, maxPixels: 0 });
   const { sessionOptions } = req(join(root, 'dist', 'cjs', 'backends', 'onnxruntime.js'));
-  const session = await ort.InferenceSession.create(model.path, sessionOptions(undefined));
+  const session = await ort.InferenceSession.create(m.model.path, sessionOptions(undefined));
   try {
-    const feeds = { [session.inputNames[0]]: new ort.Tensor(model.inputType, tensor, [1, 3, h, w]) };
-    return { ms: await median(() => session.run(feeds)), shape: `1x3x${h}x${w} ${model.inputType}` };
+    const feeds = { [session.inputNames[0]]: new ort.Tensor(type, tensor, [1, 3, h, w]) };
+    const timed = async (fn) => {
+      const a = performance.now();
+      await fn();
+      return performance.now() - a;
+    };
+    await timed(() => session.run(feeds));
+    await timed(() => m.predict(photo, { intrinsics }));
+    const p = [];
+    const f = [];
+    for (let i = 0; i < iterations; i++) {
+      p.push(await timed(() => m.predict(photo, { intrinsics })));
+      f.push(await timed(() => session.run(feeds)));
+    }
+    const mid = (v) => v.sort((x, y) => x - y)[v.length >> 1];
+    return { predictMs: mid(p), ms: mid(f), shape: `1x3x${h}x${w} ${type}` };
   } finally {
     await session.release();
   }
@@ -210,7 +226,7 @@ for (const backend of ['onnxruntime', 'tensorrt']) {
     single.push([backend, predictMs.toFixed(1), (await median(() => m.pointcloud(photo, { intrinsics }))).toFixed(1)]);
     if (backend === 'onnxruntime') {
       try {
-        overhead = { predictMs, ...(await bareForward(m.model)) };
+        overhead = await overheadOf(m);
       } catch (e) {
         overhead = { error: String(e.message ?? e).split('\n')[0] };
       }
@@ -250,8 +266,9 @@ if (overhead?.error) console.log(`bare onnxruntime forward not measured: ${overh
 else if (overhead) {
   const pct = (100 * (overhead.predictMs - overhead.ms)) / overhead.ms;
   console.log(
-    `predict adds ${pct.toFixed(0)}% (${(overhead.predictMs - overhead.ms).toFixed(1)} ms) to the bare onnxruntime forward ` +
-      `(${overhead.ms.toFixed(1)} ms, InferenceSession.run of the same model on a ${overhead.shape} tensor, same session options); ` +
+    `predict adds ${pct.toFixed(1)}% (${(overhead.predictMs - overhead.ms).toFixed(1)} ms) to the bare onnxruntime forward ` +
+      `(${overhead.ms.toFixed(1)} ms, InferenceSession.run of the same model on a ${overhead.shape} tensor, same session options, ` +
+      `medians of ${iterations} alternating runs); ` +
       `predict / forward = ${(overhead.predictMs / overhead.ms).toFixed(2)}`,
   );
 }
