@@ -51,8 +51,10 @@ function instanceOver(backend: unknown): Metric3D {
   });
 }
 
+// Waits for cond, up to 20 s (a loaded machine can take seconds to run a queued step).
 const until = async (cond: () => boolean) => {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  const end = Date.now() + 20_000;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
   expect(cond()).toBe(true);
 };
 
