@@ -61,6 +61,8 @@ export interface ImageDataLike {
 /**
  * An encoded image (JPEG, PNG, WebP, TIFF, ... as Buffer, Uint8Array or ArrayBuffer),
  * a file path, raw pixels, or an ImageData-like RGBA frame.
+ *
+ * @group Core
  */
 export type ImageInput = Buffer | Uint8Array | ArrayBuffer | string | RawImage | ImageDataLike;
 
@@ -1139,19 +1141,19 @@ export interface DoctorReport {
   ok: boolean;
 }
 
-/** ROS 2 `builtin_interfaces/msg/Time`. */
+/** ROS 2 `builtin_interfaces/msg/Time`. @group Robotics */
 export interface RosTime {
   sec: number;
   nanosec: number;
 }
 
-/** ROS 2 `std_msgs/msg/Header`. */
+/** ROS 2 `std_msgs/msg/Header`. @group Robotics */
 export interface RosHeader {
   stamp: RosTime;
   frame_id: string;
 }
 
-/** The header of a message built by the ROS helpers (`toPointCloud2`, `toDepthImage`, `toCameraInfo`). */
+/** The header of a message built by the ROS helpers (`toPointCloud2`, `toDepthImage`, `toCameraInfo`). @group Robotics */
 export interface RosHeaderOptions {
   /**
    * Stamp and frame_id to pass through, typically the header of the `sensor_msgs/Image`
@@ -1164,7 +1166,7 @@ export interface RosHeaderOptions {
   stamp?: RosTime;
 }
 
-/** ROS 2 `sensor_msgs/msg/PointField`. */
+/** ROS 2 `sensor_msgs/msg/PointField`. @group Robotics */
 export interface RosPointField {
   name: string;
   offset: number;
@@ -1173,7 +1175,7 @@ export interface RosPointField {
   count: number;
 }
 
-/** ROS 2 `sensor_msgs/msg/PointCloud2`, little-endian. */
+/** ROS 2 `sensor_msgs/msg/PointCloud2`, little-endian. @group Robotics */
 export interface RosPointCloud2 {
   header: RosHeader;
   height: number;
@@ -1186,7 +1188,7 @@ export interface RosPointCloud2 {
   is_dense: boolean;
 }
 
-/** Options of `toPointCloud2`. */
+/** Options of `toPointCloud2`. @group Robotics */
 export interface PointCloud2Options extends RosHeaderOptions {
   /** Include the `rgb` field (default: when the cloud has colours). */
   colour?: boolean;
@@ -1194,7 +1196,7 @@ export interface PointCloud2Options extends RosHeaderOptions {
   normals?: boolean;
 }
 
-/** ROS 2 `sensor_msgs/msg/Image`. */
+/** ROS 2 `sensor_msgs/msg/Image`. @group Robotics */
 export interface RosImage {
   header: RosHeader;
   height: number;
@@ -1208,7 +1210,7 @@ export interface RosImage {
   data: Uint8Array;
 }
 
-/** ROS 2 `sensor_msgs/msg/CompressedImage`. */
+/** ROS 2 `sensor_msgs/msg/CompressedImage`. @group Robotics */
 export interface RosCompressedImage {
   header?: RosHeader;
   /** e.g. `'jpeg'`, `'png'`, `'rgb8; jpeg compressed bgr8'`. */
@@ -1216,7 +1218,7 @@ export interface RosCompressedImage {
   data: Uint8Array | number[];
 }
 
-/** Options of `toDepthImage`. */
+/** Options of `toDepthImage`. @group Robotics */
 export interface DepthImageOptions extends RosHeaderOptions {
   /**
    * `'32FC1'` (default): float32 metres, NaN where there is no depth (REP 118).
@@ -1226,7 +1228,7 @@ export interface DepthImageOptions extends RosHeaderOptions {
   encoding?: '32FC1' | '16UC1';
 }
 
-/** ROS 2 `sensor_msgs/msg/CameraInfo` of a rectified image (no distortion). */
+/** ROS 2 `sensor_msgs/msg/CameraInfo` of a rectified image (no distortion). @group Robotics */
 export interface RosCameraInfo {
   header: RosHeader;
   height: number;

@@ -46,10 +46,10 @@ import type {
 } from '../types';
 import { booleanOr, describe, finiteNumber, imageDims, invalid, isPlainObject, knownKeys, oneOf, optionalObject } from '../validate';
 
-/** `sensor_msgs/msg/PointField` datatype constants. */
+/** `sensor_msgs/msg/PointField` datatype constants. @group Robotics */
 export const PointFieldType = Object.freeze({ INT8: 1, UINT8: 2, INT16: 3, UINT16: 4, INT32: 5, UINT32: 6, FLOAT32: 7, FLOAT64: 8 } as const);
 
-/** frame_id when neither `header` nor `frameId` is given: REP 103's optical frame (x right, y down, z forward). */
+/** frame_id when neither `header` nor `frameId` is given: REP 103's optical frame (x right, y down, z forward). @group Robotics */
 export const DEFAULT_FRAME_ID = 'camera_optical_frame';
 
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -62,6 +62,8 @@ const HEADER_KEYS = ['header', 'frameId', 'stamp'] as const;
  * ```ts
  * rosTime(1700000000123); // { sec: 1700000000, nanosec: 123000000 }
  * ```
+ *
+ * @group Robotics
  */
 export function rosTime(ms: number = Date.now()): RosTime {
   const t = finiteNumber(ms, 'ms');
@@ -134,6 +136,8 @@ function wordsToLittleEndian(bytes: Uint8Array): void {
  * const cloud = await m.pointcloud(frame, { intrinsics, organised: true, withNormals: true });
  * publisher.publish(toPointCloud2(cloud, { header: imageMsg.header }));
  * ```
+ *
+ * @group Robotics
  */
 export function toPointCloud2(
   cloud: Pick<PointCloud, 'points' | 'count'> & Partial<Pick<PointCloud, 'colours' | 'normals' | 'organised' | 'width' | 'height'>>,
@@ -211,6 +215,8 @@ export function toPointCloud2(
  * const r = await m.predict(frame, { intrinsics });
  * depthPublisher.publish(toDepthImage(r, { header: imageMsg.header, encoding: '16UC1' }));
  * ```
+ *
+ * @group Robotics
  */
 export function toDepthImage(prediction: { depth: Float32Array; width: number; height: number }, options: DepthImageOptions = {}): RosImage {
   if (!isPlainObject(prediction)) invalid('a PredictResult', 'prediction', prediction);
@@ -253,6 +259,8 @@ export function toDepthImage(prediction: { depth: Float32Array; width: number; h
  * ```ts
  * infoPublisher.publish(toCameraInfo(r, { header: imageMsg.header }));
  * ```
+ *
+ * @group Robotics
  */
 export function toCameraInfo(result: { intrinsics: Intrinsics; width: number; height: number }, options: RosHeaderOptions = {}): RosCameraInfo {
   if (!isPlainObject(result)) invalid('a PredictResult or PointCloud', 'result', result);
@@ -303,6 +311,8 @@ const bytesOf = (data: unknown, name: string): Uint8Array => {
  * ```ts
  * const r = await m.predict(fromImageMessage(msg), { intrinsics });
  * ```
+ *
+ * @group Robotics
  */
 export function fromImageMessage(msg: RosImage | RosCompressedImage): RawImage | Uint8Array {
   if (!isPlainObject(msg)) invalid('a sensor_msgs/Image or CompressedImage message', 'msg', msg);
