@@ -147,14 +147,17 @@ describe('predict / pointcloud with signal and timeoutMs', () => {
   it('timeoutMs rejects with TimeoutError while a request without one on the same instance completes', async () => {
     const { runner, runs } = heldRunner();
     const m = instanceOver(hostBackend(runner as never));
-    const slow = m.predict(frame(), { intrinsics, timeoutMs: 50 });
-    const other = m.predict(frame(), { intrinsics });
+    // The timed request is held in the runner before the other one is made, so that the
+    // other one waits behind it however slowly the steps before the runner go.
+    const slow = m.predict(frame(), { intrinsics, timeoutMs: 1000 });
     await until(() => runs.length === 1);
+    const other = m.predict(frame(), { intrinsics });
     const err = await rejection(slow);
     expect(err).toBeInstanceOf(TimeoutError);
     expect(err).toBeInstanceOf(CancelledError);
     expect(err.code).toBe('ERR_CANCELLED');
-    expect(err.message).toBe('the predict request timed out after 50 ms');
+    expect(err.message).toBe('the predict request timed out after 1000 ms');
+    expect(runs.length).toBe(1);
     runs[0].release();
     await until(() => runs.length === 2);
     runs[1].release();
