@@ -32,26 +32,19 @@ import { booleanOr, integerIn, invalid, knownKeys, optionKeys, optionalFunction,
 import { sha256OfHandle } from './sha256';
 import type { DownloadOptions, DownloadProgress, DownloadResult, RegistryEntry } from '../types';
 
-/** Options of {@link downloadFile}. */
-export interface DownloadFileOptions {
+/**
+ * Options of {@link downloadFile}: the download limits and callbacks of
+ * {@link DownloadOptions} (`allowedHosts` here are all the hosts besides the URL's own),
+ * with the file's expected size and sha256.
+ */
+export interface DownloadFileOptions
+  extends Pick<DownloadOptions, 'onProgress' | 'signal' | 'idleTimeoutMs' | 'minBytesPerSecond' | 'timeoutMs' | 'maxBytes' | 'allowedHosts'> {
   /** Expected size in bytes; checked against the server's length before the body and against the file after. */
   size?: number | null;
   /** Expected sha256 (hex); the file is discarded when it differs. */
   sha256?: string | null;
   /** Without a sha256, parse the file as an ONNX graph before placing it (a file that is not one is discarded). */
   onnx?: boolean;
-  onProgress?: (progress: DownloadProgress) => void;
-  signal?: AbortSignal;
-  /** Default 60000. */
-  idleTimeoutMs?: number;
-  /** Default 1024 (bytes per second over each `idleTimeoutMs` window); 0 turns the check off. */
-  minBytesPerSecond?: number;
-  /** Deadline for the whole call, waiting for the lock included. Default: none. */
-  timeoutMs?: number;
-  /** Largest body accepted when `size` is not given. Default 16 GiB. */
-  maxBytes?: number;
-  /** Hosts redirects may lead to besides the URL's own (`*.example.com` matches its subdomains). */
-  allowedHosts?: string[];
 }
 
 /** Result of {@link downloadFile}. */
