@@ -20,6 +20,7 @@
         "native/core/src/parallel.cpp",
         "native/core/src/postprocess.cpp",
         "native/core/src/preprocess.cpp",
+        "native/core/src/simd.cpp",
         "native/core/src/staging.cpp",
         "native/core/src/trt/runtime.cpp"
       ],

@@ -10,6 +10,8 @@
 #include "m3d/ops.h"
 #include "m3d/parallel.h"
 
+#include "simd.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #define M3D_PREPROCESS_SSE2 1
@@ -66,6 +68,10 @@ struct ColumnPlan {
   std::vector<int> b1;
   std::vector<int32_t> weights;
   int vectorEnd = 0;  // columns [0, vectorEnd) may load 4 bytes at b0 and b1 inside the row
+  // The longest run of columns [pairBegin, pairEnd) whose second tap is the pixel after the
+  // first (b1 == b0 + channels) and that may load 8 bytes at b0: one load holds both taps.
+  int pairBegin = 0;
+  int pairEnd = 0;
 };
 
 ColumnPlan column_plan(const ColumnTaps& taps, const PreprocessLayout& L, int channels) {
@@ -83,6 +89,18 @@ ColumnPlan column_plan(const ColumnTaps& taps, const PreprocessLayout& L, int ch
         static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(t.w0)) |
                              (static_cast<uint32_t>(static_cast<uint16_t>(t.w1)) << 16));
     if (t.i0 * channels + 4 <= rowBytes && t.i1 * channels + 4 <= rowBytes) p.vectorEnd = x + 1;
+  }
+  for (int x = 0; x < w;) {
+    int end = x;
+    while (end < w && p.b1[static_cast<size_t>(end)] == p.b0[static_cast<size_t>(end)] + channels &&
+           p.b0[static_cast<size_t>(end)] + 8 <= rowBytes) {
+      ++end;
+    }
+    if (end - x > p.pairEnd - p.pairBegin) {
+      p.pairBegin = x;
+      p.pairEnd = end;
+    }
+    x = end + 1;
   }
   return p;
 }
@@ -153,9 +171,68 @@ inline void hpass_gather4(const uint8_t* row, const int* b0, const int* b1, __m1
   ch[2] = _mm_unpacklo_epi64(t2, t3);
 }
 
+#if M3D_AVX2
+// The horizontal pass of 3- and 4-byte pixels over columns [from, to) of the plan's pair
+// run, sixteen columns at a time: one 8-byte load per column holds both its taps; per
+// channel, byte shuffles form the (p0, p1) int16 pairs that madd weighs exactly as the
+// SSE2 loop does. Returns the first column it did not do.
+template <int C, int R, int G, int B>
+M3D_TARGET_AVX2 int hpass_pairs_avx2(const uint8_t* row, const ColumnPlan& p, int w, int from, int to, int16_t* h) {
+  static_assert(C == 3 || C == 4, "pixels of 3 or 4 bytes");
+  const int* b0 = p.b0.data();
+  const int32_t* wp = p.weights.data();
+  int16_t* out[3] = {h, h + w, h + 2 * w};
+  // Per channel byte k, for a 128-bit lane holding two columns (8 bytes each): the pairs of
+  // those columns into 32-bit lanes 0 and 1 (first[]) or 2 and 3 (second[]), zeros elsewhere.
+  const int off[3] = {R, G, B};
+  __m256i first[3], second[3];
+  for (int c = 0; c < 3; ++c) {
+    int8_t m[2][32];
+    for (auto& half : m) {
+      for (auto& byte : half) byte = static_cast<int8_t>(0x80);
+    }
+    for (int lane = 0; lane < 2; ++lane) {
+      for (int col = 0; col < 2; ++col) {
+        for (int which = 0; which < 2; ++which) {
+          int8_t* d = &m[which][lane * 16 + (which * 2 + col) * 4];
+          d[0] = static_cast<int8_t>(col * 8 + off[c]);
+          d[2] = static_cast<int8_t>(col * 8 + C + off[c]);
+        }
+      }
+    }
+    first[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m[0]));
+    second[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m[1]));
+  }
+  int x = from;
+  for (; x + 16 <= to; x += 16) {
+    __m128i q[16];
+    for (int j = 0; j < 16; ++j) q[j] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + b0[x + j]));
+    // Per group g of eight columns: (0, 1 | 4, 5) and (2, 3 | 6, 7) of the group.
+    __m256i a[2], b[2];
+    for (int g = 0; g < 2; ++g) {
+      const __m128i* qg = q + 8 * g;
+      a[g] = _mm256_set_m128i(_mm_unpacklo_epi64(qg[4], qg[5]), _mm_unpacklo_epi64(qg[0], qg[1]));
+      b[g] = _mm256_set_m128i(_mm_unpacklo_epi64(qg[6], qg[7]), _mm_unpacklo_epi64(qg[2], qg[3]));
+    }
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + x));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + x + 8));
+    for (int c = 0; c < 3; ++c) {
+      const __m256i p0 = _mm256_or_si256(_mm256_shuffle_epi8(a[0], first[c]), _mm256_shuffle_epi8(b[0], second[c]));
+      const __m256i p1 = _mm256_or_si256(_mm256_shuffle_epi8(a[1], first[c]), _mm256_shuffle_epi8(b[1], second[c]));
+      const __m256i r0 = _mm256_srai_epi32(_mm256_madd_epi16(p0, w0), 4);
+      const __m256i r1 = _mm256_srai_epi32(_mm256_madd_epi16(p1, w1), 4);
+      // packs works per 128-bit half (r0 0-3, r1 0-3 | r0 4-7, r1 4-7): put the quarters in column order.
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[c] + x),
+                          _mm256_permute4x64_epi64(_mm256_packs_epi32(r0, r1), _MM_SHUFFLE(3, 1, 2, 0)));
+    }
+  }
+  return x;
+}
+#endif
+
 template <int C, int R, int G, int B>
 void hpass_simd(const uint8_t* row, const ColumnTaps& taps, const ColumnPlan& p, const PreprocessLayout& L,
-                int16_t* h) {
+                int16_t* h, bool avx2) {
   const int w = L.width;
   const int* b0 = p.b0.data();
   const int* b1 = p.b1.data();
@@ -177,28 +254,73 @@ void hpass_simd(const uint8_t* row, const ColumnTaps& taps, const ColumnPlan& p,
       for (int c = 0; c < 3; ++c) _mm_storeu_si128(reinterpret_cast<__m128i*>(out[c] + x), s);
     }
   } else {
-    const int end = p.vectorEnd;
-    for (; x + 8 <= end; x += 8) {
-      __m128i lo[3], hi[3];
-      hpass_gather4(row, b0 + x, b1 + x, lo);
-      hpass_gather4(row, b0 + x + 4, b1 + x + 4, hi);
-      const __m128i w0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wp + x));
-      const __m128i w1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wp + x + 4));
-      const int off[3] = {R, G, B};
-      for (int c = 0; c < 3; ++c) {
-        const int k = off[c];
-        const __m128i a = _mm_srai_epi32(_mm_madd_epi16(lo[k], w0), 4);
-        const __m128i b = _mm_srai_epi32(_mm_madd_epi16(hi[k], w1), 4);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out[c] + x), _mm_packs_epi32(a, b));
+    // Columns [x, to) eight at a time, up to the last group that fits; returns where it stopped.
+    const auto groups = [&](int from, int to) {
+      int c0 = from;
+      for (; c0 + 8 <= to; c0 += 8) {
+        __m128i lo[3], hi[3];
+        hpass_gather4(row, b0 + c0, b1 + c0, lo);
+        hpass_gather4(row, b0 + c0 + 4, b1 + c0 + 4, hi);
+        const __m128i w0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wp + c0));
+        const __m128i w1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wp + c0 + 4));
+        const int off[3] = {R, G, B};
+        for (int c = 0; c < 3; ++c) {
+          const int k = off[c];
+          const __m128i a = _mm_srai_epi32(_mm_madd_epi16(lo[k], w0), 4);
+          const __m128i b = _mm_srai_epi32(_mm_madd_epi16(hi[k], w1), 4);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out[c] + c0), _mm_packs_epi32(a, b));
+        }
       }
+      return c0;
+    };
+#if M3D_AVX2
+    if (avx2 && p.pairEnd - p.pairBegin >= 16) {
+      x = groups(0, std::min(p.pairBegin, p.vectorEnd));
+      hpass_portable<C, R, G, B>(row, taps, p, L, x, p.pairBegin, h);
+      x = hpass_pairs_avx2<C, R, G, B>(row, p, w, p.pairBegin, p.pairEnd, h);
     }
+#else
+    (void)avx2;
+#endif
+    x = groups(x, p.vectorEnd);
   }
   hpass_portable<C, R, G, B>(row, taps, p, L, x, w, h);
 }
 
+#if M3D_AVX2
+// The float vertical pass sixteen columns at a time from x on (the divisions eight lanes
+// wide), stores as the SSE2 loop makes them; returns the first column it did not do.
+M3D_TARGET_AVX2 int vpass_float_avx2(const int16_t* a, const int16_t* b, const CvTap& ty, float mean, float sd, int x,
+                                     int w, float* dst, bool stream) {
+  const __m256i w0 = _mm256_set1_epi16(static_cast<int16_t>(ty.w0));
+  const __m256i w1 = _mm256_set1_epi16(static_cast<int16_t>(ty.w1));
+  const __m256i two = _mm256_set1_epi16(2);
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i top = _mm256_set1_epi16(255);
+  const __m256 mv = _mm256_set1_ps(mean);
+  const __m256 sv = _mm256_set1_ps(sd);
+  for (; x + 16 <= w; x += 16) {
+    const __m256i va = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + x));
+    const __m256i vb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + x));
+    __m256i v = _mm256_add_epi16(_mm256_add_epi16(_mm256_mulhi_epi16(va, w0), _mm256_mulhi_epi16(vb, w1)), two);
+    v = _mm256_min_epi16(_mm256_max_epi16(_mm256_srai_epi16(v, 2), zero), top);
+    for (int half = 0; half < 2; ++half) {
+      const __m128i v8 = half ? _mm256_extracti128_si256(v, 1) : _mm256_castsi256_si128(v);
+      const __m256 f = _mm256_div_ps(_mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(v8)), mv), sv);
+      simd::store(dst + x + 8 * half, _mm256_castps256_ps128(f), stream);
+      simd::store(dst + x + 8 * half + 4, _mm256_extractf128_ps(f, 1), stream);
+    }
+  }
+  return x;
+}
+#endif
+
+// Float rows go out with streaming stores when `stream`, after the columns before the first
+// aligned one.
 template <typename T>
 void vpass_simd(const int16_t* a, const int16_t* b, const CvTap& ty, float mean, float sd, const T* tab, int w,
-                T* dst) {
+                T* dst, bool stream, bool avx2) {
+  (void)avx2;
   const __m128i w0 = _mm_set1_epi16(static_cast<int16_t>(ty.w0));
   const __m128i w1 = _mm_set1_epi16(static_cast<int16_t>(ty.w1));
   const __m128i two = _mm_set1_epi16(2);
@@ -208,6 +330,13 @@ void vpass_simd(const int16_t* a, const int16_t* b, const CvTap& ty, float mean,
   if constexpr (std::is_same_v<T, float>) {
     const __m128 mv = _mm_set1_ps(mean);
     const __m128 sv = _mm_set1_ps(sd);
+    int head = stream ? simd::pixels_to_alignment(dst, 1) : 0;
+    if (head < 0) stream = false, head = 0;
+    x = std::min(head, w);
+    vpass_portable(a, b, ty, mean, sd, tab, 0, x, dst);
+#if M3D_AVX2
+    if (avx2) x = vpass_float_avx2(a, b, ty, mean, sd, x, w, dst, stream);
+#endif
     for (; x + 8 <= w; x += 8) {
       const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + x));
       const __m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + x));
@@ -215,10 +344,11 @@ void vpass_simd(const int16_t* a, const int16_t* b, const CvTap& ty, float mean,
       v = _mm_min_epi16(_mm_max_epi16(_mm_srai_epi16(v, 2), zero), top);
       const __m128 f0 = _mm_cvtepi32_ps(_mm_unpacklo_epi16(v, zero));
       const __m128 f1 = _mm_cvtepi32_ps(_mm_unpackhi_epi16(v, zero));
-      _mm_storeu_ps(dst + x, _mm_div_ps(_mm_sub_ps(f0, mv), sv));
-      _mm_storeu_ps(dst + x + 4, _mm_div_ps(_mm_sub_ps(f1, mv), sv));
+      simd::store(dst + x, _mm_div_ps(_mm_sub_ps(f0, mv), sv), stream);
+      simd::store(dst + x + 4, _mm_div_ps(_mm_sub_ps(f1, mv), sv), stream);
     }
   } else {
+    (void)stream;
     alignas(16) int16_t bytes[8];
     for (; x + 8 <= w; x += 8) {
       const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + x));
@@ -245,22 +375,24 @@ void vpass_simd(const int16_t* a, const int16_t* b, const CvTap& ty, float mean,
 template <int C, int R, int G, int B, typename T>
 void preprocess_rows(const ImageView& img, const PreprocessLayout& L, const Normalisation& n,
                      const ColumnTaps& taps, const ColumnPlan& plan, const ByteTable<T>& table, T* out, int y0,
-                     int y1) {
+                     int y1, bool stream) {
   const uint8_t* src = img.data;
   const size_t stride = image_stride(img);
   const size_t plane = static_cast<size_t>(L.inputWidth) * static_cast<size_t>(L.inputHeight);
   const T pad[3] = {table.v[0][n.pad[0]], table.v[1][n.pad[1]], table.v[2][n.pad[2]]};
   const int w = L.width;
-  const bool simd = use_simd();
-  (void)simd;
+  const bool vector = use_simd();
+  const bool avx2 = vector && simd::avx2();
+  (void)vector;
+  (void)avx2;
   std::vector<int16_t> buffer(size_t(6) * static_cast<size_t>(w) + 16);
   int16_t* rows[2] = {buffer.data(), buffer.data() + size_t(3) * static_cast<size_t>(w)};
   int rowOf[2] = {-1, -1};
   const auto hpass = [&](int sy, int16_t* h) {
     const uint8_t* row = src + static_cast<size_t>(sy) * stride;
 #if defined(M3D_PREPROCESS_SSE2)
-    if (simd) {
-      hpass_simd<C, R, G, B>(row, taps, plan, L, h);
+    if (vector) {
+      hpass_simd<C, R, G, B>(row, taps, plan, L, h, avx2);
       return;
     }
 #endif
@@ -298,8 +430,8 @@ void preprocess_rows(const ImageView& img, const PreprocessLayout& L, const Norm
         const int16_t* b = h1 + static_cast<size_t>(c) * static_cast<size_t>(w);
         T* dst = o[c] + L.padLeft;
 #if defined(M3D_PREPROCESS_SSE2)
-        if (simd) {
-          vpass_simd(a, b, ty, n.mean[c], n.std[c], table.v[c], w, dst);
+        if (vector) {
+          vpass_simd(a, b, ty, n.mean[c], n.std[c], table.v[c], w, dst, stream, avx2);
           continue;
         }
 #endif
@@ -308,6 +440,7 @@ void preprocess_rows(const ImageView& img, const PreprocessLayout& L, const Norm
     }
     padRun(xEnd, L.inputWidth);
   }
+  simd::stream_fence(vector && stream);
 }
 
 template <typename T>
@@ -315,9 +448,11 @@ void preprocess_typed(const ImageView& img, const PixelFormat& fmt, const Prepro
                       const ColumnTaps& taps, T* out) {
   const ByteTable<T> table = byte_table<T>(n);
   const ColumnPlan plan = column_plan(taps, L, fmt.channels);
+  const bool stream =
+      simd::stream_result(size_t(3) * static_cast<size_t>(L.inputWidth) * static_cast<size_t>(L.inputHeight) * sizeof(T));
   const auto rows = [&](auto kernel) {
     parallel_for(L.inputHeight, 12.0 * L.inputWidth, [&](int y0, int y1) {
-      kernel(img, L, n, taps, plan, table, out, y0, y1);
+      kernel(img, L, n, taps, plan, table, out, y0, y1, stream);
     });
   };
   const bool bgr = fmt.offR == 2;

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "check.h"
+#include "simd_paths.h"
 #include "m3d/ops.h"
 
 using namespace m3d;
@@ -96,77 +97,81 @@ TEST_CASE("dense and organised clouds agree on a large random map") {
   CHECK(valid > depth.size() / 2);
 }
 
-TEST_CASE("organised cloud equals the per-pixel GPU arithmetic bit for bit (SSE2 lanes, holes, odd widths)") {
-  std::mt19937 rng(21);
-  std::uniform_real_distribution<float> d(-2.f, 90.f);
-  size_t mismatches = 0, compared = 0;
-  for (auto [W, H] : {std::pair{1, 1}, std::pair{3, 7}, std::pair{5, 4}, std::pair{1242, 375}, std::pair{641, 33}}) {
-    std::vector<float> depth(size_t(W) * H);
-    for (auto& z : depth) z = d(rng);
-    for (size_t i = 0; i < depth.size(); i += 11) depth[i] = std::numeric_limits<float>::quiet_NaN();
-    for (size_t i = 3; i < depth.size(); i += 17) depth[i] = std::numeric_limits<float>::infinity();
-    for (size_t i = 7; i < depth.size(); i += 23) depth[i] = -std::numeric_limits<float>::infinity();
-    const Intrinsics K{0.8f * W + 3.1f, 0.8f * W + 1.7f, W / 2.f - 0.3f, H / 2.f + 0.2f};
-    const DepthRange range{0.5f, 80.f};
-    std::vector<float> got(depth.size() * 3), want(depth.size() * 3);
-    backproject_organised(depth.data(), W, H, K, range, got.data(), nullptr, nullptr);
-    const ColourSource none{nullptr, 0, PixelFormat{}};
-    for (int v = 0; v < H; ++v) {
-      for (int u = 0; u < W; ++u) {
-        const size_t i = size_t(v) * W + u;
-        organised_element(u, v, i, depth[i], K, range, none, want.data(), nullptr);
+TEST_CASE("organised cloud equals the per-pixel GPU arithmetic bit for bit (AVX2 and SSE2 lanes, holes, odd widths)") {
+  for_each_simd_path([&] {
+    std::mt19937 rng(21);
+    std::uniform_real_distribution<float> d(-2.f, 90.f);
+    size_t mismatches = 0, compared = 0;
+    for (auto [W, H] : {std::pair{1, 1}, std::pair{3, 7}, std::pair{5, 4}, std::pair{1242, 375}, std::pair{641, 33}}) {
+      std::vector<float> depth(size_t(W) * H);
+      for (auto& z : depth) z = d(rng);
+      for (size_t i = 0; i < depth.size(); i += 11) depth[i] = std::numeric_limits<float>::quiet_NaN();
+      for (size_t i = 3; i < depth.size(); i += 17) depth[i] = std::numeric_limits<float>::infinity();
+      for (size_t i = 7; i < depth.size(); i += 23) depth[i] = -std::numeric_limits<float>::infinity();
+      const Intrinsics K{0.8f * W + 3.1f, 0.8f * W + 1.7f, W / 2.f - 0.3f, H / 2.f + 0.2f};
+      const DepthRange range{0.5f, 80.f};
+      std::vector<float> got(depth.size() * 3), want(depth.size() * 3);
+      backproject_organised(depth.data(), W, H, K, range, got.data(), nullptr, nullptr);
+      const ColourSource none{nullptr, 0, PixelFormat{}};
+      for (int v = 0; v < H; ++v) {
+        for (int u = 0; u < W; ++u) {
+          const size_t i = size_t(v) * W + u;
+          organised_element(u, v, i, depth[i], K, range, none, want.data(), nullptr);
+        }
+      }
+      for (size_t k = 0; k < got.size(); ++k) {
+        mismatches += float_to_bits(got[k]) != float_to_bits(want[k]);
+        ++compared;
       }
     }
-    for (size_t k = 0; k < got.size(); ++k) {
-      mismatches += float_to_bits(got[k]) != float_to_bits(want[k]);
-      ++compared;
-    }
-  }
-  CHECK(compared > 1000000);
-  CHECK_EQ(mismatches, size_t(0));
+    CHECK(compared > 1000000);
+    CHECK_EQ(mismatches, size_t(0));
+  });
 }
 
 TEST_CASE("dense cloud equals the per-pixel GPU arithmetic bit for bit (points, indices, colours, normals)") {
-  std::mt19937 rng(22);
-  std::uniform_real_distribution<float> d(-2.f, 90.f);
-  size_t mismatches = 0, points = 0;
-  for (auto [W, H] : {std::pair{1, 1}, std::pair{3, 7}, std::pair{5, 4}, std::pair{1242, 375}, std::pair{641, 33}}) {
-    std::vector<float> depth(size_t(W) * H), normals(depth.size() * 3);
-    std::vector<uint8_t> rgb(depth.size() * 3);
-    for (auto& z : depth) z = d(rng);
-    for (auto& n : normals) n = d(rng);
-    for (auto& c : rgb) c = uint8_t(rng());
-    for (size_t i = 0; i < depth.size(); i += 11) depth[i] = std::numeric_limits<float>::quiet_NaN();
-    for (size_t i = 3; i < depth.size(); i += 17) depth[i] = std::numeric_limits<float>::infinity();
-    const Intrinsics K{0.8f * W + 3.1f, 0.8f * W + 1.7f, W / 2.f - 0.3f, H / 2.f + 0.2f};
-    const DepthRange range{0.5f, 80.f};
-    const ImageView view{rgb.data(), W, H, 3, 0, ChannelOrder::RGB};
-    const DenseCloud got = backproject_dense(depth.data(), W, H, K, range, &view, normals.data());
-    size_t k = 0;
-    std::vector<float> p(3), n(3);
-    std::vector<uint8_t> c(3);
-    std::vector<uint32_t> idx(1);
-    const ColourSource src = colour_source(&view);
-    for (int v = 0; v < H; ++v) {
-      for (int u = 0; u < W; ++u) {
-        const size_t i = size_t(v) * W + u;
-        if (!depth_is_valid(depth[i], range)) continue;
-        const DenseTargets want{p.data(), idx.data(), c.data(), n.data()};
-        dense_element(u, v, i, depth[i], 0, K, src, normals.data(), want);
-        for (int j = 0; j < 3; ++j) {
-          mismatches += float_to_bits(p[j]) != float_to_bits(got.points.as<float>()[k * 3 + j]);
-          mismatches += float_to_bits(n[j]) != float_to_bits(got.normals.as<float>()[k * 3 + j]);
-          mismatches += c[j] != got.colours.as<uint8_t>()[k * 3 + j];
+  for_each_simd_path([&] {
+    std::mt19937 rng(22);
+    std::uniform_real_distribution<float> d(-2.f, 90.f);
+    size_t mismatches = 0, points = 0;
+    for (auto [W, H] : {std::pair{1, 1}, std::pair{3, 7}, std::pair{5, 4}, std::pair{1242, 375}, std::pair{641, 33}}) {
+      std::vector<float> depth(size_t(W) * H), normals(depth.size() * 3);
+      std::vector<uint8_t> rgb(depth.size() * 3);
+      for (auto& z : depth) z = d(rng);
+      for (auto& n : normals) n = d(rng);
+      for (auto& c : rgb) c = uint8_t(rng());
+      for (size_t i = 0; i < depth.size(); i += 11) depth[i] = std::numeric_limits<float>::quiet_NaN();
+      for (size_t i = 3; i < depth.size(); i += 17) depth[i] = std::numeric_limits<float>::infinity();
+      const Intrinsics K{0.8f * W + 3.1f, 0.8f * W + 1.7f, W / 2.f - 0.3f, H / 2.f + 0.2f};
+      const DepthRange range{0.5f, 80.f};
+      const ImageView view{rgb.data(), W, H, 3, 0, ChannelOrder::RGB};
+      const DenseCloud got = backproject_dense(depth.data(), W, H, K, range, &view, normals.data());
+      size_t k = 0;
+      std::vector<float> p(3), n(3);
+      std::vector<uint8_t> c(3);
+      std::vector<uint32_t> idx(1);
+      const ColourSource src = colour_source(&view);
+      for (int v = 0; v < H; ++v) {
+        for (int u = 0; u < W; ++u) {
+          const size_t i = size_t(v) * W + u;
+          if (!depth_is_valid(depth[i], range)) continue;
+          const DenseTargets want{p.data(), idx.data(), c.data(), n.data()};
+          dense_element(u, v, i, depth[i], 0, K, src, normals.data(), want);
+          for (int j = 0; j < 3; ++j) {
+            mismatches += float_to_bits(p[j]) != float_to_bits(got.points.as<float>()[k * 3 + j]);
+            mismatches += float_to_bits(n[j]) != float_to_bits(got.normals.as<float>()[k * 3 + j]);
+            mismatches += c[j] != got.colours.as<uint8_t>()[k * 3 + j];
+          }
+          mismatches += idx[0] != got.indices.as<uint32_t>()[k];
+          ++k;
         }
-        mismatches += idx[0] != got.indices.as<uint32_t>()[k];
-        ++k;
       }
+      mismatches += k != got.count;
+      points += k;
     }
-    mismatches += k != got.count;
-    points += k;
-  }
-  CHECK(points > 300000);
-  CHECK_EQ(mismatches, size_t(0));
+    CHECK(points > 300000);
+    CHECK_EQ(mismatches, size_t(0));
+  });
 }
 
 TEST_CASE("an all-invalid map gives an empty dense cloud") {

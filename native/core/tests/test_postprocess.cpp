@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "check.h"
+#include "simd_paths.h"
 #include "m3d/ops.h"
 #include "reference.h"
 
@@ -44,90 +45,94 @@ TEST_CASE("depth matches exact PyTorch bilinear + scale on many shapes") {
 
 // The CPU loop caches x-interpolated rows and vectorises the y pass; the GPU kernel calls
 // depth_element() per pixel. Both must give the same bits for every pixel (any NaN for NaN).
-TEST_CASE("depth equals the per-pixel GPU arithmetic bit for bit (row cache, SSE2 lanes, NaN, clamps, float16)") {
-  struct Shape { int W, H, Hi, Wi; };
-  const Shape shapes[] = {{1242, 375, 616, 1064}, {640, 480, 616, 1064}, {1, 1, 28, 42},   {7, 5, 28, 42},
-                          {3, 2001, 56, 70},      {2001, 3, 56, 70},    {97, 31, 140, 98}, {1920, 1080, 616, 1064},
-                          {13, 9, 616, 1064},     {4032, 3024, 616, 1064}};
-  uint32_t seed = 11;
-  size_t mismatches = 0, compared = 0;
-  for (const auto& s : shapes) {
-    auto canon = random_plane(s.Hi, s.Wi, seed++, -5.f, 400.f);
-    // Non-finite values and values that clamp at both ends.
-    for (size_t i = 0; i < canon.size(); i += 97) canon[i] = std::numeric_limits<float>::quiet_NaN();
-    for (size_t i = 5; i < canon.size(); i += 193) canon[i] = std::numeric_limits<float>::infinity();
-    std::vector<uint16_t> half(canon.size());
-    for (size_t i = 0; i < canon.size(); ++i) half[i] = float_to_half(canon[i]);
-    const Letterbox box = make_letterbox(s.H, s.W, s.Hi, s.Wi);
-    const PostprocessLayout L = make_postprocess_layout(box);
-    const float metric = static_cast<float>(0.9 * box.scale);
-    for (TensorType type : {TensorType::Float32, TensorType::Float16}) {
-      std::vector<float> out(size_t(s.W) * s.H);
-      const void* src = type == TensorType::Float32 ? static_cast<const void*>(canon.data()) : half.data();
-      postprocess_depth(src, type, box, metric, 0.5f, 300.f, out.data());
-      for (int y = 0; y < s.H; ++y) {
-        const TorchTap ty = torch_linear_tap(y, L.scaleY, L.cropHeight);
-        for (int x = 0; x < s.W; ++x) {
-          const TorchTap tx = torch_linear_tap(x, L.scaleX, L.cropWidth);
-          const float want = type == TensorType::Float32
-                                 ? depth_element(canon.data(), L, tx, ty, metric, 0.5f, 300.f)
-                                 : depth_element(half.data(), L, tx, ty, metric, 0.5f, 300.f);
-          const float got = out[size_t(y) * s.W + x];
-          // NaN equals NaN: which NaN payload an operation returns depends on operand order.
-          mismatches += std::isnan(want) ? !std::isnan(got) : float_to_bits(want) != float_to_bits(got);
-          ++compared;
-        }
-      }
-    }
-  }
-  CHECK(compared > 30000000);
-  CHECK_EQ(mismatches, size_t(0));
-}
-
-TEST_CASE("normals and confidence equal the per-pixel GPU arithmetic bit for bit") {
-  struct Shape { int W, H, Hi, Wi; };
-  const Shape shapes[] = {{1242, 375, 616, 1064}, {7, 5, 28, 42}, {97, 31, 140, 98}, {2001, 3, 56, 70}, {641, 479, 616, 1064}};
-  uint32_t seed = 41;
-  size_t mismatches = 0, compared = 0;
-  for (const auto& s : shapes) {
-    const size_t plane = size_t(s.Hi) * s.Wi + 5;  // a stride larger than one plane
-    auto planes = random_plane(4, int(plane), seed++, -1.f, 1.f);
-    for (size_t i = 0; i < planes.size(); i += 101) planes[i] = std::numeric_limits<float>::quiet_NaN();
-    for (size_t i = 0; i < plane; i += 67) planes[i] = planes[plane + i] = planes[2 * plane + i] = 0.f;  // zero vectors
-    std::vector<uint16_t> half(planes.size());
-    for (size_t i = 0; i < planes.size(); ++i) half[i] = float_to_half(planes[i]);
-    const Letterbox box = make_letterbox(s.H, s.W, s.Hi, s.Wi);
-    const PostprocessLayout L = make_postprocess_layout(box);
-    for (TensorType type : {TensorType::Float32, TensorType::Float16}) {
-      for (bool withConf : {true, false}) {
-        const size_t n = size_t(s.W) * s.H;
-        std::vector<float> gotN(n * 3), gotC(n, -7.f), wantN(n * 3), wantC(n, -7.f);
-        const void* src = type == TensorType::Float32 ? static_cast<const void*>(planes.data()) : half.data();
-        const size_t elem = type == TensorType::Float32 ? 4 : 2;
-        const void* conf = withConf ? static_cast<const char*>(src) + 3 * plane * elem : nullptr;
-        postprocess_normals(src, plane, conf, type, box, gotN.data(), gotC.data());
+TEST_CASE("depth equals the per-pixel GPU arithmetic bit for bit (row cache, AVX2 and SSE2 lanes, NaN, clamps, float16)") {
+  for_each_simd_path([&] {
+    struct Shape { int W, H, Hi, Wi; };
+    const Shape shapes[] = {{1242, 375, 616, 1064}, {640, 480, 616, 1064}, {1, 1, 28, 42},   {7, 5, 28, 42},
+                            {3, 2001, 56, 70},      {2001, 3, 56, 70},    {97, 31, 140, 98}, {1920, 1080, 616, 1064},
+                            {13, 9, 616, 1064},     {4032, 3024, 616, 1064}};
+    uint32_t seed = 11;
+    size_t mismatches = 0, compared = 0;
+    for (const auto& s : shapes) {
+      auto canon = random_plane(s.Hi, s.Wi, seed++, -5.f, 400.f);
+      // Non-finite values and values that clamp at both ends.
+      for (size_t i = 0; i < canon.size(); i += 97) canon[i] = std::numeric_limits<float>::quiet_NaN();
+      for (size_t i = 5; i < canon.size(); i += 193) canon[i] = std::numeric_limits<float>::infinity();
+      std::vector<uint16_t> half(canon.size());
+      for (size_t i = 0; i < canon.size(); ++i) half[i] = float_to_half(canon[i]);
+      const Letterbox box = make_letterbox(s.H, s.W, s.Hi, s.Wi);
+      const PostprocessLayout L = make_postprocess_layout(box);
+      const float metric = static_cast<float>(0.9 * box.scale);
+      for (TensorType type : {TensorType::Float32, TensorType::Float16}) {
+        std::vector<float> out(size_t(s.W) * s.H);
+        const void* src = type == TensorType::Float32 ? static_cast<const void*>(canon.data()) : half.data();
+        postprocess_depth(src, type, box, metric, 0.5f, 300.f, out.data());
         for (int y = 0; y < s.H; ++y) {
           const TorchTap ty = torch_linear_tap(y, L.scaleY, L.cropHeight);
           for (int x = 0; x < s.W; ++x) {
             const TorchTap tx = torch_linear_tap(x, L.scaleX, L.cropWidth);
-            const size_t i = size_t(y) * s.W + x;
-            if (type == TensorType::Float32) {
-              normal_element(planes.data(), plane, withConf ? planes.data() + 3 * plane : nullptr, L, tx, ty, i,
-                             wantN.data(), wantC.data());
-            } else {
-              normal_element(half.data(), plane, withConf ? half.data() + 3 * plane : nullptr, L, tx, ty, i,
-                             wantN.data(), wantC.data());
-            }
+            const float want = type == TensorType::Float32
+                                   ? depth_element(canon.data(), L, tx, ty, metric, 0.5f, 300.f)
+                                   : depth_element(half.data(), L, tx, ty, metric, 0.5f, 300.f);
+            const float got = out[size_t(y) * s.W + x];
+            // NaN equals NaN: which NaN payload an operation returns depends on operand order.
+            mismatches += std::isnan(want) ? !std::isnan(got) : float_to_bits(want) != float_to_bits(got);
+            ++compared;
           }
         }
-        auto same = [](float a, float b) { return std::isnan(a) ? std::isnan(b) : float_to_bits(a) == float_to_bits(b); };
-        for (size_t k = 0; k < wantN.size(); ++k, ++compared) mismatches += !same(wantN[k], gotN[k]);
-        for (size_t k = 0; k < wantC.size(); ++k, ++compared) mismatches += !same(wantC[k], gotC[k]);
       }
     }
-  }
-  CHECK(compared > 5000000);
-  CHECK_EQ(mismatches, size_t(0));
+    CHECK(compared > 30000000);
+    CHECK_EQ(mismatches, size_t(0));
+  });
+}
+
+TEST_CASE("normals and confidence equal the per-pixel GPU arithmetic bit for bit") {
+  for_each_simd_path([&] {
+    struct Shape { int W, H, Hi, Wi; };
+    const Shape shapes[] = {{1242, 375, 616, 1064}, {7, 5, 28, 42}, {97, 31, 140, 98}, {2001, 3, 56, 70}, {641, 479, 616, 1064}};
+    uint32_t seed = 41;
+    size_t mismatches = 0, compared = 0;
+    for (const auto& s : shapes) {
+      const size_t plane = size_t(s.Hi) * s.Wi + 5;  // a stride larger than one plane
+      auto planes = random_plane(4, int(plane), seed++, -1.f, 1.f);
+      for (size_t i = 0; i < planes.size(); i += 101) planes[i] = std::numeric_limits<float>::quiet_NaN();
+      for (size_t i = 0; i < plane; i += 67) planes[i] = planes[plane + i] = planes[2 * plane + i] = 0.f;  // zero vectors
+      std::vector<uint16_t> half(planes.size());
+      for (size_t i = 0; i < planes.size(); ++i) half[i] = float_to_half(planes[i]);
+      const Letterbox box = make_letterbox(s.H, s.W, s.Hi, s.Wi);
+      const PostprocessLayout L = make_postprocess_layout(box);
+      for (TensorType type : {TensorType::Float32, TensorType::Float16}) {
+        for (bool withConf : {true, false}) {
+          const size_t n = size_t(s.W) * s.H;
+          std::vector<float> gotN(n * 3), gotC(n, -7.f), wantN(n * 3), wantC(n, -7.f);
+          const void* src = type == TensorType::Float32 ? static_cast<const void*>(planes.data()) : half.data();
+          const size_t elem = type == TensorType::Float32 ? 4 : 2;
+          const void* conf = withConf ? static_cast<const char*>(src) + 3 * plane * elem : nullptr;
+          postprocess_normals(src, plane, conf, type, box, gotN.data(), gotC.data());
+          for (int y = 0; y < s.H; ++y) {
+            const TorchTap ty = torch_linear_tap(y, L.scaleY, L.cropHeight);
+            for (int x = 0; x < s.W; ++x) {
+              const TorchTap tx = torch_linear_tap(x, L.scaleX, L.cropWidth);
+              const size_t i = size_t(y) * s.W + x;
+              if (type == TensorType::Float32) {
+                normal_element(planes.data(), plane, withConf ? planes.data() + 3 * plane : nullptr, L, tx, ty, i,
+                               wantN.data(), wantC.data());
+              } else {
+                normal_element(half.data(), plane, withConf ? half.data() + 3 * plane : nullptr, L, tx, ty, i,
+                               wantN.data(), wantC.data());
+              }
+            }
+          }
+          auto same = [](float a, float b) { return std::isnan(a) ? std::isnan(b) : float_to_bits(a) == float_to_bits(b); };
+          for (size_t k = 0; k < wantN.size(); ++k, ++compared) mismatches += !same(wantN[k], gotN[k]);
+          for (size_t k = 0; k < wantC.size(); ++k, ++compared) mismatches += !same(wantC[k], gotC[k]);
+        }
+      }
+    }
+    CHECK(compared > 5000000);
+    CHECK_EQ(mismatches, size_t(0));
+  });
 }
 
 TEST_CASE("a constant canonical plane gives constant metric depth, clamped to [0, 300]") {
@@ -182,6 +187,29 @@ TEST_CASE("non-finite values are counted") {
   h[2] = 0x7e00;  // NaN
   h[7] = 0xfc00;  // -Inf
   CHECK_EQ(count_nonfinite(h.data(), TensorType::Float16, h.size()), size_t(2));
+}
+
+TEST_CASE("non-finite counts of long outputs equal an element-by-element count") {
+  std::mt19937 rng(99);
+  // Lengths around the vector width and across the 16-bit lane counters' blocks.
+  for (size_t n : {size_t(1), size_t(7), size_t(8), size_t(9), size_t(262135), size_t(262144), size_t(655361), size_t(1048583)}) {
+    std::vector<float> v(n);
+    std::vector<uint16_t> h(n);
+    size_t want = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t r = rng();
+      // Most values finite; NaN, +Inf, -Inf, the largest finite and subnormals mixed in.
+      const float choices[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                               -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::max(), 1e-40f};
+      v[i] = (r % 7 == 0) ? choices[(r >> 8) % 5] : static_cast<float>(r % 1000) - 500.f;
+      want += std::isfinite(v[i]) ? 0 : 1;
+      h[i] = (r % 5 == 0) ? static_cast<uint16_t>(0x7c00 | ((r >> 8) & 0x83ff)) : static_cast<uint16_t>(r & 0xfbff);
+    }
+    size_t want16 = 0;
+    for (uint16_t x : h) want16 += std::isfinite(half_to_float(x)) ? 0 : 1;
+    CHECK_EQ(count_nonfinite(v.data(), TensorType::Float32, n), want);
+    CHECK_EQ(count_nonfinite(h.data(), TensorType::Float16, n), want16);
+  }
 }
 
 TEST_CASE("normals are upsampled per channel and re-normalised; confidence is upsampled") {

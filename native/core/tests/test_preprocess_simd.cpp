@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "check.h"
+#include "simd_paths.h"
 #include "m3d/ops.h"
 #include "m3d/parallel.h"
 
@@ -86,43 +87,47 @@ bool compare(std::mt19937& rng, int W, int H, const Layout& lay, int extraStride
 }  // namespace
 
 TEST_CASE("SIMD and portable pre-processing agree on random images") {
-  if (!m3d::testing::preprocess_has_simd()) std::printf("  no SIMD path on this CPU: portable against itself\n");
-  std::mt19937 rng(20240611u);
-  int cases = 0, bad = 0;
-  const int fixed[][2] = {{1, 1},     {2, 1},    {1, 2},    {3, 3},     {7, 5},    {8, 8},
-                          {9, 17},    {15, 4},   {16, 16},  {17, 33},   {31, 7},   {64, 48},
-                          {640, 480}, {1242, 375}, {1920, 1080}, {1064, 616}, {1000, 3}, {3, 1000}};
-  const int inputs[][2] = {{616, 1064}, {480, 640}, {64, 64}, {37, 91}, {9, 9}};
-  for (const auto& s : fixed) {
-    for (const Layout& lay : kLayouts) {
-      const int in = static_cast<int>(rng() % 5);
-      ++cases;
-      if (!compare(rng, s[0], s[1], lay, static_cast<int>(rng() % 3) * 5, inputs[in][0], inputs[in][1])) ++bad;
+  for_each_simd_path([&] {
+    if (!m3d::testing::preprocess_has_simd()) std::printf("  no SIMD path on this CPU: portable against itself\n");
+    std::mt19937 rng(20240611u);
+    int cases = 0, bad = 0;
+    const int fixed[][2] = {{1, 1},     {2, 1},    {1, 2},    {3, 3},     {7, 5},    {8, 8},
+                            {9, 17},    {15, 4},   {16, 16},  {17, 33},   {31, 7},   {64, 48},
+                            {640, 480}, {1242, 375}, {1920, 1080}, {1064, 616}, {1000, 3}, {3, 1000}};
+    const int inputs[][2] = {{616, 1064}, {480, 640}, {64, 64}, {37, 91}, {9, 9}};
+    for (const auto& s : fixed) {
+      for (const Layout& lay : kLayouts) {
+        const int in = static_cast<int>(rng() % 5);
+        ++cases;
+        if (!compare(rng, s[0], s[1], lay, static_cast<int>(rng() % 3) * 5, inputs[in][0], inputs[in][1])) ++bad;
+      }
     }
-  }
-  std::uniform_int_distribution<int> side(1, 700);
-  std::uniform_int_distribution<int> inSide(1, 400);
-  for (int k = 0; k < 150; ++k) {
-    const Layout& lay = kLayouts[k % 5];
-    const int W = side(rng), H = side(rng);
-    ++cases;
-    if (!compare(rng, W, H, lay, static_cast<int>(rng() % 4) * 3, inSide(rng), inSide(rng))) ++bad;
-  }
-  std::printf("  %d images, %d differ\n", cases, bad);
-  CHECK_EQ(bad, 0);
+    std::uniform_int_distribution<int> side(1, 700);
+    std::uniform_int_distribution<int> inSide(1, 400);
+    for (int k = 0; k < 150; ++k) {
+      const Layout& lay = kLayouts[k % 5];
+      const int W = side(rng), H = side(rng);
+      ++cases;
+      if (!compare(rng, W, H, lay, static_cast<int>(rng() % 4) * 3, inSide(rng), inSide(rng))) ++bad;
+    }
+    std::printf("  %d images, %d differ\n", cases, bad);
+    CHECK_EQ(bad, 0);
+  });
 }
 
 TEST_CASE("SIMD and portable pre-processing agree across threads") {
-  std::mt19937 rng(7u);
-  const int saved = num_threads();
-  set_num_threads(4);
-  int bad = 0;
-  for (const Layout& lay : kLayouts) {
-    if (!compare(rng, 1920, 1080, lay, 0, 616, 1064)) ++bad;
-    if (!compare(rng, 333, 1201, lay, 1, 616, 1064)) ++bad;
-  }
-  set_num_threads(saved);
-  CHECK_EQ(bad, 0);
+  for_each_simd_path([&] {
+    std::mt19937 rng(7u);
+    const int saved = num_threads();
+    set_num_threads(4);
+    int bad = 0;
+    for (const Layout& lay : kLayouts) {
+      if (!compare(rng, 1920, 1080, lay, 0, 616, 1064)) ++bad;
+      if (!compare(rng, 333, 1201, lay, 1, 616, 1064)) ++bad;
+    }
+    set_num_threads(saved);
+    CHECK_EQ(bad, 0);
+  });
 }
 
 TEST_MAIN
