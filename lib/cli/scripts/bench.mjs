@@ -13,6 +13,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
@@ -44,26 +46,42 @@ const { Metric3D, metricScale } = await import(join(root, 'dist/esm/index.mjs'))
 const info = Metric3D.info();
 const b = createRequire(import.meta.url)('node-gyp-build')(root);
 
+const mid = (v) => [...v].sort((p, q) => p - q)[v.length >> 1];
+
 async function median(fn) {
-  return (await medians(fn)).call;
+  const t = [];
+  await sample(fn, iterations, t, []);
+  return mid(t);
 }
 
-// Medians of the call as JavaScript sees it and, for the native steps, of `workMs`: the
-// time the step's C++ took on its worker thread (the call adds the thread hop, the result
-// arrays and the garbage collections their external memory brings on).
-async function medians(fn) {
+// Times `count` runs of fn (after two untimed ones) into t: the call as JavaScript sees it;
+// and, for the native steps, `workMs` into w: the time the step's C++ took on its worker
+// thread (the call adds the thread hop, the result arrays and the garbage collections
+// their external memory brings on).
+async function sample(fn, count, t, w) {
   await fn();
   await fn();
-  const t = [];
-  const w = [];
-  for (let i = 0; i < iterations; i++) {
+  for (let i = 0; i < count; i++) {
     const a = performance.now();
     const r = await fn();
     t.push(performance.now() - a);
     if (typeof r?.workMs === 'number') w.push(r.workMs);
   }
-  const mid = (v) => v.sort((p, q) => p - q)[v.length >> 1];
-  return { call: mid(t), work: w.length ? mid(w) : undefined };
+}
+
+// Medians of every step, sampled in `rounds` rounds that each take a share of the
+// iterations of every step in turn: a burst of load on this machine then lands in one
+// share of a step's samples rather than in all of them.
+const rounds = 3;
+async function stepMedians(steps) {
+  const t = {};
+  const w = {};
+  for (let round = 0; round < rounds; round++) {
+    const count = Math.floor(((round + 1) * iterations) / rounds) - Math.floor((round * iterations) / rounds);
+    if (count === 0) continue;
+    for (const [step, fn] of Object.entries(steps)) await sample(fn, count, (t[step] ??= []), (w[step] ??= []));
+  }
+  return Object.fromEntries(Object.keys(steps).map((step) => [step, { call: mid(t[step]), work: mid(w[step]) }]));
 }
 
 const [Hi, Wi] = b.limits.defaultInputSize;
@@ -76,16 +94,18 @@ const stepBytes = (W, H) => ({
   backproject: { read: H * W * 4, write: H * W * 3 * 4 },
 });
 // The floor of a step: one memcpy (Uint8Array.prototype.set, a single memcpy in V8) that
-// moves as many bytes as the step, i.e. a copy of (read + write) / 2 bytes, which reads and writes that many each.
-const floors = new Map();
+// moves as many bytes as the step, i.e. a copy of (read + write) / 2 bytes, which reads and
+// writes that many each; timed back to back on a quiet process: after a full collection
+// of the steps' results and a pause, so that no collection or sweeping runs beside it.
+v8.setFlagsFromString('--expose-gc');
+const collect = vm.runInNewContext('gc');
 async function memcpyFloor(bytes) {
   const n = Math.max(1, Math.round(bytes / 2));
-  if (!floors.has(n)) {
-    const src = new Uint8Array(n).fill(1);
-    const dst = new Uint8Array(n).fill(0);
-    floors.set(n, await median(() => dst.set(src)));
-  }
-  return floors.get(n);
+  const src = new Uint8Array(n).fill(1);
+  const dst = new Uint8Array(n).fill(0);
+  collect();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return median(() => dst.set(src));
 }
 const native = {};
 const floor = {};
@@ -99,16 +119,18 @@ for (const [W, H] of sizes) {
   const lb = b.letterbox(H, W, Hi, Wi);
   const K = { fx: W, fy: W, cx: W / 2, cy: H / 2 };
   const { depth } = await b.postprocess({ letterbox: lb, metricScale: metricScale(K, lb), dtype: 'float32', depth: canonical, owned: true });
-  native[`${W}x${H}`] = {
-    // The tensor is released as predict() releases it after the forward.
-    preprocess: await medians(async () => {
-      const r = await b.preprocess({ image, inputHeight: Hi, inputWidth: Wi, normaliseInGraph: false, dtype: 'float32', maxPixels: 0 });
-      b.release(r.tensor);
-      return r;
-    }),
-    postprocess: await medians(() => b.postprocess({ letterbox: lb, metricScale: metricScale(K, lb), dtype: 'float32', depth: canonical, owned: true })),
-    backproject: await medians(() => b.backproject({ depth, width: W, height: H, intrinsics: K, organised: true, owned: true })),
-  };
+  native[`${W}x${H}`] = await stepMedians(
+    {
+      // The tensor is released as predict() releases it after the forward.
+      preprocess: async () => {
+        const r = await b.preprocess({ image, inputHeight: Hi, inputWidth: Wi, normaliseInGraph: false, dtype: 'float32', maxPixels: 0 });
+        b.release(r.tensor);
+        return r;
+      },
+      postprocess: () => b.postprocess({ letterbox: lb, metricScale: metricScale(K, lb), dtype: 'float32', depth: canonical, owned: true }),
+      backproject: () => b.backproject({ depth, width: W, height: H, intrinsics: K, organised: true, owned: true }),
+    },
+  );
   floor[`${W}x${H}`] = {};
   for (const [step, { read, write }] of Object.entries(stepBytes(W, H))) {
     floor[`${W}x${H}`][step] = { bytes: read + write, ms: await memcpyFloor(read + write) };
@@ -132,11 +154,11 @@ if (existsSync(values.python)) {
 }
 
 console.log(`metric3d-trt ${info.version} CPU benchmark: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, native threads ${info.threads}`);
-console.log(`median of ${iterations} runs, milliseconds; model input ${Hi}x${Wi}; reference = OpenCV resize/pad + torch normalise, torch interpolate, NumPy back-projection`);
+console.log(`median of ${iterations} runs (the steps sampled in up to ${rounds} rounds of every step), milliseconds; model input ${Hi}x${Wi}; reference = OpenCV resize/pad + torch normalise, torch interpolate, NumPy back-projection`);
 if (reference) console.log(`reference: ${Object.entries(reference.versions).map(([k, v]) => `${k} ${v}`).join(', ')}, ${reference.threads} threads`);
 console.log(
   'call = the binding call as JavaScript awaits it; native = its C++ on the worker thread; speed-up = reference / call; ' +
-    'MB r+w = bytes the step reads and writes; floor = one single-thread memcpy moving those bytes (a copy of half of them), this run; x floor = native / floor',
+    'MB r+w = bytes the step reads and writes; floor = one single-thread memcpy moving those bytes (a copy of half of them), this run, with no collection running; x floor = native / floor',
 );
 const rows = [['image', 'step', 'call ms', 'native ms', 'reference ms', 'speed-up', 'MB r+w', 'floor ms', 'x floor']];
 for (const [W, H] of sizes) {
@@ -175,6 +197,7 @@ const e2eModel = values.model;
 const photo = join(root, 'models', 'sample-nyu.jpg');
 const intrinsics = { fx: 518.8579, fy: 519.46961, cx: 325.58245, cy: 253.73617 };
 const inflight = values.inflight.split(',').map(Number);
+const throughputSeconds = 5;
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const e2e = [['backend', 'in flight', 'requests', 'req/s', 'p50 ms', 'p99 ms']];
 let single = [];
@@ -209,7 +232,6 @@ async function overheadOf(m) {
       p.push(await timed(() => m.predict(photo, { intrinsics })));
       f.push(await timed(() => session.run(feeds)));
     }
-    const mid = (v) => v.sort((x, y) => x - y)[v.length >> 1];
     return { predictMs: mid(p), ms: mid(f), shape: `1x3x${h}x${w} ${type}` };
   } finally {
     await session.release();
@@ -232,13 +254,18 @@ for (const backend of ['onnxruntime', 'tensorrt']) {
       }
     }
     for (const n of inflight) {
-      const total = Math.max(iterations, 4 * n);
+      // At least `iterations` (and 4 per slot) requests, and new ones keep starting for
+      // throughputSeconds: a window long enough that a passing change of machine load
+      // does not decide the rate.
+      const minimum = Math.max(iterations, 4 * n);
       const latencies = [];
-      let next = 0;
+      let started = 0;
       const t0 = performance.now();
+      const more = () => started < minimum || performance.now() - t0 < throughputSeconds * 1000;
       await Promise.all(
         Array.from({ length: n }, async () => {
-          while (next++ < total) {
+          while (more()) {
+            started++;
             const a = performance.now();
             await m.predict(photo, { intrinsics });
             latencies.push(performance.now() - a);
@@ -247,7 +274,7 @@ for (const backend of ['onnxruntime', 'tensorrt']) {
       );
       const seconds = (performance.now() - t0) / 1000;
       latencies.sort((p, q) => p - q);
-      e2e.push([backend, String(n), String(total), (total / seconds).toFixed(1), pct(latencies, 50).toFixed(1), pct(latencies, 99).toFixed(1)]);
+      e2e.push([backend, String(n), String(latencies.length), (latencies.length / seconds).toFixed(1), pct(latencies, 50).toFixed(1), pct(latencies, 99).toFixed(1)]);
     }
   } finally {
     await m.dispose();
@@ -272,5 +299,5 @@ else if (overhead) {
       `predict / forward = ${(overhead.predictMs / overhead.ms).toFixed(2)}`,
   );
 }
-console.log('\nthroughput with N predict requests in flight on one instance');
+console.log(`\nthroughput with N predict requests in flight on one instance (at least ${throughputSeconds} s each)`);
 table(e2e);

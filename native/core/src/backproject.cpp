@@ -38,7 +38,7 @@ inline __m128 valid4(__m128 z, __m128 lo, __m128 hi, __m128 zero) {
 // organised_row() eight pixels at a time from u on (the divisions, the bulk of the work,
 // eight lanes wide); returns where it stopped.
 M3D_TARGET_AVX2 int organised_row_avx2(const float* depth, int v, int u, int width, const Intrinsics& K,
-                                       const DepthRange& range, float* points, bool stream) {
+                                       const DepthRange& range, float* points) {
   const __m256 cx = _mm256_set1_ps(K.cx), fx = _mm256_set1_ps(K.fx), fy = _mm256_set1_ps(K.fy);
   const __m256 yc = _mm256_set1_ps(static_cast<float>(v) - K.cy);
   const __m256 lo = _mm256_set1_ps(range.minDepth), hi = _mm256_set1_ps(range.maxDepth);
@@ -54,9 +54,8 @@ M3D_TARGET_AVX2 int organised_row_avx2(const float* depth, int v, int u, int wid
     const __m256 Y = _mm256_blendv_ps(nan, _mm256_div_ps(_mm256_mul_ps(yc, z), fy), ok);
     const __m256 Z = _mm256_blendv_ps(nan, z, ok);
     float* o = points + static_cast<size_t>(u) * 3;
-    simd::store_xyz4(o, _mm256_castps256_ps128(X), _mm256_castps256_ps128(Y), _mm256_castps256_ps128(Z), stream);
-    simd::store_xyz4(o + 12, _mm256_extractf128_ps(X, 1), _mm256_extractf128_ps(Y, 1), _mm256_extractf128_ps(Z, 1),
-                     stream);
+    simd::store_xyz4(o, _mm256_castps256_ps128(X), _mm256_castps256_ps128(Y), _mm256_castps256_ps128(Z));
+    simd::store_xyz4(o + 12, _mm256_extractf128_ps(X, 1), _mm256_extractf128_ps(Y, 1), _mm256_extractf128_ps(Z, 1));
   }
   return u;
 }
@@ -79,20 +78,14 @@ size_t count_valid(const float* row, int width, const DepthRange& range) {
 
 // Organised points of row v for columns [u, width): organised_element() per pixel, eight
 // or four pixels at a time where AVX2 (`avx2`) or SSE2 is available (same operations in the same order, so the
-// same bits; a NaN hole is the same quiet NaN), with streaming stores when `stream`
-// after the pixels before the first aligned one. Colours are copied by the caller.
+// same bits; a NaN hole is the same quiet NaN). Colours are copied by the caller.
 void organised_row(const float* depth, int v, int width, const Intrinsics& K, const DepthRange& range,
-                   float* points, bool stream, bool avx2) {
+                   float* points, bool avx2) {
   const ColourSource none{nullptr, 0, PixelFormat{}};
   int u = 0;
 #if M3D_SSE2
-  int head = stream ? simd::pixels_to_alignment(points, 3) : 0;
-  if (head < 0) stream = false, head = 0;
-  for (; u < head && u < width; ++u) {
-    organised_element(u, v, static_cast<size_t>(u), depth[u], K, range, none, points, nullptr);
-  }
 #if M3D_AVX2
-  if (avx2) u = organised_row_avx2(depth, v, u, width, K, range, points, stream);
+  if (avx2) u = organised_row_avx2(depth, v, u, width, K, range, points);
 #endif
   const __m128 cx = _mm_set1_ps(K.cx), fx = _mm_set1_ps(K.fx), fy = _mm_set1_ps(K.fy);
   const __m128 yc = _mm_set1_ps(static_cast<float>(v) - K.cy);
@@ -105,10 +98,8 @@ void organised_row(const float* depth, int v, int width, const Intrinsics& K, co
     const __m128 X = _mm_div_ps(_mm_mul_ps(_mm_sub_ps(uf, cx), z), fx);
     const __m128 Y = _mm_div_ps(_mm_mul_ps(yc, z), fy);
     simd::store_xyz4(points + static_cast<size_t>(u) * 3, simd::select(ok, X, nan), simd::select(ok, Y, nan),
-                     simd::select(ok, z, nan), stream);
+                     simd::select(ok, z, nan));
   }
-#else
-  (void)stream;
 #endif
   (void)avx2;
   for (; u < width; ++u) organised_element(u, v, static_cast<size_t>(u), depth[u], K, range, none, points, nullptr);
@@ -123,17 +114,15 @@ void backproject_organised(const float* depth, int width, int height, const Intr
   if (!outPoints) throw Error(code::kInvalidArgument, "point buffer is missing");
   const ColourSource src = colour_source(colourSource);
   uint8_t* colours = colourSource ? outColours : nullptr;
-  const bool stream = simd::stream_result(static_cast<size_t>(width) * static_cast<size_t>(height) * 3 * sizeof(float));
   const bool avx2 = simd::avx2();
   parallel_for(height, 4.0 * width, [&](int y0, int y1) {
     for (int v = y0; v < y1; ++v) {
       const size_t row = static_cast<size_t>(v) * static_cast<size_t>(width);
-      organised_row(depth + row, v, width, K, range, outPoints + row * 3, stream, avx2);
+      organised_row(depth + row, v, width, K, range, outPoints + row * 3, avx2);
       if (colours) {
         for (int u = 0; u < width; ++u) colour_at(src, u, v, colours + (row + static_cast<size_t>(u)) * 3);
       }
     }
-    simd::stream_fence(stream);
   });
 }
 
@@ -167,7 +156,7 @@ DenseCloud backproject_dense(const float* depth, int width, int height, const In
     for (int v = y0; v < y1; ++v) {
       size_t k = perRow[static_cast<size_t>(v)];
       const size_t row = static_cast<size_t>(v) * static_cast<size_t>(width);
-      organised_row(depth + row, v, width, K, range, points.data(), false, avx2);
+      organised_row(depth + row, v, width, K, range, points.data(), avx2);
       for (int u = 0; u < width; ++u) {
         const float* p = points.data() + static_cast<size_t>(u) * 3;
         if (!is_finite(p[2])) continue;

@@ -289,9 +289,9 @@ void hpass_simd(const uint8_t* row, const ColumnTaps& taps, const ColumnPlan& p,
 
 #if M3D_AVX2
 // The float vertical pass sixteen columns at a time from x on (the divisions eight lanes
-// wide), stores as the SSE2 loop makes them; returns the first column it did not do.
+// wide); returns the first column it did not do.
 M3D_TARGET_AVX2 int vpass_float_avx2(const int16_t* a, const int16_t* b, const CvTap& ty, float mean, float sd, int x,
-                                     int w, float* dst, bool stream) {
+                                     int w, float* dst) {
   const __m256i w0 = _mm256_set1_epi16(static_cast<int16_t>(ty.w0));
   const __m256i w1 = _mm256_set1_epi16(static_cast<int16_t>(ty.w1));
   const __m256i two = _mm256_set1_epi16(2);
@@ -306,20 +306,17 @@ M3D_TARGET_AVX2 int vpass_float_avx2(const int16_t* a, const int16_t* b, const C
     v = _mm256_min_epi16(_mm256_max_epi16(_mm256_srai_epi16(v, 2), zero), top);
     for (int half = 0; half < 2; ++half) {
       const __m128i v8 = half ? _mm256_extracti128_si256(v, 1) : _mm256_castsi256_si128(v);
-      const __m256 f = _mm256_div_ps(_mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(v8)), mv), sv);
-      simd::store(dst + x + 8 * half, _mm256_castps256_ps128(f), stream);
-      simd::store(dst + x + 8 * half + 4, _mm256_extractf128_ps(f, 1), stream);
+      _mm256_storeu_ps(dst + x + 8 * half,
+                       _mm256_div_ps(_mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(v8)), mv), sv));
     }
   }
   return x;
 }
 #endif
 
-// Float rows go out with streaming stores when `stream`, after the columns before the first
-// aligned one.
 template <typename T>
 void vpass_simd(const int16_t* a, const int16_t* b, const CvTap& ty, float mean, float sd, const T* tab, int w,
-                T* dst, bool stream, bool avx2) {
+                T* dst, bool avx2) {
   (void)avx2;
   const __m128i w0 = _mm_set1_epi16(static_cast<int16_t>(ty.w0));
   const __m128i w1 = _mm_set1_epi16(static_cast<int16_t>(ty.w1));
@@ -330,12 +327,8 @@ void vpass_simd(const int16_t* a, const int16_t* b, const CvTap& ty, float mean,
   if constexpr (std::is_same_v<T, float>) {
     const __m128 mv = _mm_set1_ps(mean);
     const __m128 sv = _mm_set1_ps(sd);
-    int head = stream ? simd::pixels_to_alignment(dst, 1) : 0;
-    if (head < 0) stream = false, head = 0;
-    x = std::min(head, w);
-    vpass_portable(a, b, ty, mean, sd, tab, 0, x, dst);
 #if M3D_AVX2
-    if (avx2) x = vpass_float_avx2(a, b, ty, mean, sd, x, w, dst, stream);
+    if (avx2) x = vpass_float_avx2(a, b, ty, mean, sd, x, w, dst);
 #endif
     for (; x + 8 <= w; x += 8) {
       const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + x));
@@ -344,11 +337,10 @@ void vpass_simd(const int16_t* a, const int16_t* b, const CvTap& ty, float mean,
       v = _mm_min_epi16(_mm_max_epi16(_mm_srai_epi16(v, 2), zero), top);
       const __m128 f0 = _mm_cvtepi32_ps(_mm_unpacklo_epi16(v, zero));
       const __m128 f1 = _mm_cvtepi32_ps(_mm_unpackhi_epi16(v, zero));
-      simd::store(dst + x, _mm_div_ps(_mm_sub_ps(f0, mv), sv), stream);
-      simd::store(dst + x + 4, _mm_div_ps(_mm_sub_ps(f1, mv), sv), stream);
+      _mm_storeu_ps(dst + x, _mm_div_ps(_mm_sub_ps(f0, mv), sv));
+      _mm_storeu_ps(dst + x + 4, _mm_div_ps(_mm_sub_ps(f1, mv), sv));
     }
   } else {
-    (void)stream;
     alignas(16) int16_t bytes[8];
     for (; x + 8 <= w; x += 8) {
       const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + x));
@@ -375,7 +367,7 @@ void vpass_simd(const int16_t* a, const int16_t* b, const CvTap& ty, float mean,
 template <int C, int R, int G, int B, typename T>
 void preprocess_rows(const ImageView& img, const PreprocessLayout& L, const Normalisation& n,
                      const ColumnTaps& taps, const ColumnPlan& plan, const ByteTable<T>& table, T* out, int y0,
-                     int y1, bool stream) {
+                     int y1) {
   const uint8_t* src = img.data;
   const size_t stride = image_stride(img);
   const size_t plane = static_cast<size_t>(L.inputWidth) * static_cast<size_t>(L.inputHeight);
@@ -431,7 +423,7 @@ void preprocess_rows(const ImageView& img, const PreprocessLayout& L, const Norm
         T* dst = o[c] + L.padLeft;
 #if defined(M3D_PREPROCESS_SSE2)
         if (vector) {
-          vpass_simd(a, b, ty, n.mean[c], n.std[c], table.v[c], w, dst, stream, avx2);
+          vpass_simd(a, b, ty, n.mean[c], n.std[c], table.v[c], w, dst, avx2);
           continue;
         }
 #endif
@@ -440,7 +432,6 @@ void preprocess_rows(const ImageView& img, const PreprocessLayout& L, const Norm
     }
     padRun(xEnd, L.inputWidth);
   }
-  simd::stream_fence(vector && stream);
 }
 
 template <typename T>
@@ -448,11 +439,9 @@ void preprocess_typed(const ImageView& img, const PixelFormat& fmt, const Prepro
                       const ColumnTaps& taps, T* out) {
   const ByteTable<T> table = byte_table<T>(n);
   const ColumnPlan plan = column_plan(taps, L, fmt.channels);
-  const bool stream =
-      simd::stream_result(size_t(3) * static_cast<size_t>(L.inputWidth) * static_cast<size_t>(L.inputHeight) * sizeof(T));
   const auto rows = [&](auto kernel) {
     parallel_for(L.inputHeight, 12.0 * L.inputWidth, [&](int y0, int y1) {
-      kernel(img, L, n, taps, plan, table, out, y0, y1, stream);
+      kernel(img, L, n, taps, plan, table, out, y0, y1);
     });
   };
   const bool bgr = fmt.offR == 2;

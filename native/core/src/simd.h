@@ -7,10 +7,14 @@
 
 namespace m3d::simd {
 
-// Results of at least this many bytes are written with streaming (non-temporal) stores:
-// they go to memory around the caches instead of first reading every destination line
-// into them. A result that large is written once, into a pool block that has usually left
-// the cache since its last use, and is read later by another step or by JavaScript.
+// Post-processing results (depth maps, normals, confidence) of at least this many bytes
+// are written with streaming (non-temporal) stores: they go to memory around the caches
+// instead of first reading every destination line into them. Such a result is written
+// once, into a pool block that has usually left the cache since its last use (results
+// are kept by the caller), and is read later. The model input tensor is not streamed:
+// predict() hands its block back after each forward, so the next request writes into
+// lines still in the cache and its forward reads them at once; nor are organised clouds,
+// whose back-projection measured no faster with them.
 constexpr size_t kStreamBytes = size_t(1) << 20;
 
 inline bool stream_result(size_t bytes) { return bytes >= kStreamBytes; }

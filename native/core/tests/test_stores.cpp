@@ -1,7 +1,8 @@
-// Large results are written with streaming stores from the first 16-byte aligned pixel of
-// each row on, and the pixels before it one at a time. Whatever the alignment of the
-// output pointer, every step must give the same bits as the per-pixel arithmetic the GPU
-// kernels run (any NaN for a NaN).
+// Whatever the alignment of the output pointer, every step must give the same bits as the
+// per-pixel arithmetic the GPU kernels run (any NaN for a NaN): large post-processing
+// results are written with streaming stores from the first 16-byte aligned pixel of each
+// row on and the pixels before it one at a time, and the vector loops of every step store
+// at any alignment.
 #include <cstring>
 #include <limits>
 #include <random>
@@ -34,8 +35,8 @@ std::vector<float> random_values(size_t n, uint32_t seed, float lo, float hi) {
   return v;
 }
 
-// Sizes whose results are megabytes (streamed), with row lengths that are and are not
-// multiples of four floats.
+// Sizes whose results are megabytes (post-processing streams them), with row lengths
+// that are and are not multiples of four floats.
 struct Shape {
   int W, H, Hi, Wi;
 };
@@ -144,7 +145,7 @@ TEST_CASE("organised clouds at every output alignment equal the per-pixel arithm
   });
 }
 
-TEST_CASE("streamed results are complete when written by several threads") {
+TEST_CASE("streamed depth maps are complete when written by several threads") {
   const int saved = num_threads();
   const Shape s = kShapes[0];
   const std::vector<float> canon = random_values(size_t(s.Hi) * s.Wi, 5, 0.f, 100.f);
