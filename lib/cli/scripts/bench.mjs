@@ -69,6 +69,15 @@ async function sample(fn, count, t, w) {
   }
 }
 
+// A quiet process: a full collection (results of earlier calls, their external memory
+// back in the pool), then a pause, so that no collection or sweeping is still running.
+v8.setFlagsFromString('--expose-gc');
+const collect = vm.runInNewContext('gc');
+async function quiet() {
+  collect();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
 // Medians of every step, sampled in `rounds` rounds that each take a share of the
 // iterations of every step in turn: a burst of load on this machine then lands in one
 // share of a step's samples rather than in all of them.
@@ -95,16 +104,12 @@ const stepBytes = (W, H) => ({
 });
 // The floor of a step: one memcpy (Uint8Array.prototype.set, a single memcpy in V8) that
 // moves as many bytes as the step, i.e. a copy of (read + write) / 2 bytes, which reads and
-// writes that many each; timed back to back on a quiet process: after a full collection
-// of the steps' results and a pause, so that no collection or sweeping runs beside it.
-v8.setFlagsFromString('--expose-gc');
-const collect = vm.runInNewContext('gc');
+// writes that many each; timed back to back on a quiet process.
 async function memcpyFloor(bytes) {
   const n = Math.max(1, Math.round(bytes / 2));
   const src = new Uint8Array(n).fill(1);
   const dst = new Uint8Array(n).fill(0);
-  collect();
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await quiet();
   return median(() => dst.set(src));
 }
 const native = {};
