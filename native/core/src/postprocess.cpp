@@ -25,7 +25,7 @@ void check_layout(const Letterbox& box) {
 // for the AVX2 x pass of float planes the same taps in blocks of eight columns: when the
 // eight columns read at most eight consecutive elements from `base` on (an upsampled
 // row), one load and two lane permutations fetch their sixteen taps.
-struct ColumnPlan {
+struct XPassPlan {
   std::vector<TorchTap> taps;
   struct Block {
     int base;       // first element the block reads; -1: taps spread wider, one column at a time
@@ -37,8 +37,8 @@ struct ColumnPlan {
   std::vector<Block> blocks;  // outWidth / 8 blocks when the AVX2 loop runs, else none
 };
 
-ColumnPlan column_plan(const PostprocessLayout& L, bool blocks) {
-  ColumnPlan p;
+XPassPlan x_pass_plan(const PostprocessLayout& L, bool blocks) {
+  XPassPlan p;
   p.taps.resize(static_cast<size_t>(L.outWidth));
   for (int x = 0; x < L.outWidth; ++x) p.taps[static_cast<size_t>(x)] = torch_linear_tap(x, L.scaleX, L.cropWidth);
   if (!blocks) return p;
@@ -46,7 +46,7 @@ ColumnPlan column_plan(const PostprocessLayout& L, bool blocks) {
   const int rowElements = L.inputWidth - L.cropLeft;
   p.blocks.resize(static_cast<size_t>(L.outWidth / 8));
   for (size_t b = 0; b < p.blocks.size(); ++b) {
-    ColumnPlan::Block& k = p.blocks[b];
+    XPassPlan::Block& k = p.blocks[b];
     const TorchTap* t = p.taps.data() + b * 8;
     k.base = t[0].i0;
     for (int j = 0; j < 8; ++j) {
@@ -74,9 +74,9 @@ void horizontal_columns(const T* row, const TorchTap* taps, int x0, int x1, floa
 #if M3D_AVX2
 // The x pass of one float crop row, eight columns at a time where a block's taps fit one
 // eight-element load: the same lerp2 (two products, one sum) per column.
-M3D_TARGET_AVX2 void horizontal_row_avx2(const float* row, const ColumnPlan& p, int width, float* out) {
+M3D_TARGET_AVX2 void horizontal_row_avx2(const float* row, const XPassPlan& p, int width, float* out) {
   for (size_t b = 0; b < p.blocks.size(); ++b) {
-    const ColumnPlan::Block& k = p.blocks[b];
+    const XPassPlan::Block& k = p.blocks[b];
     const int x = static_cast<int>(b) * 8;
     if (k.base < 0) {
       horizontal_columns(row, p.taps.data(), x, x + 8, out);
@@ -93,7 +93,7 @@ M3D_TARGET_AVX2 void horizontal_row_avx2(const float* row, const ColumnPlan& p, 
 
 // The x pass of crop row r of a plane into out[0 .. outWidth).
 template <typename T>
-void horizontal_row(const T* plane, const PostprocessLayout& L, const ColumnPlan& p, int r, float* out) {
+void horizontal_row(const T* plane, const PostprocessLayout& L, const XPassPlan& p, int r, float* out) {
   const T* row = plane + static_cast<size_t>(L.cropTop + r) * static_cast<size_t>(L.inputWidth) +
                  static_cast<size_t>(L.cropLeft);
 #if M3D_AVX2
@@ -112,7 +112,7 @@ void horizontal_row(const T* plane, const PostprocessLayout& L, const ColumnPlan
 template <typename T>
 class RowCache {
  public:
-  RowCache(const T* plane, const PostprocessLayout& L, const ColumnPlan& plan)
+  RowCache(const T* plane, const PostprocessLayout& L, const XPassPlan& plan)
       : plane_(plane), L_(L), plan_(plan), buf_{std::vector<float>(static_cast<size_t>(L.outWidth)),
                                                 std::vector<float>(static_cast<size_t>(L.outWidth))} {}
 
@@ -130,7 +130,7 @@ class RowCache {
  private:
   const T* plane_;
   const PostprocessLayout& L_;
-  const ColumnPlan& plan_;
+  const XPassPlan& plan_;
   std::vector<float> buf_[2];
   int rows_[2] = {-1, -1};
 };
@@ -255,7 +255,7 @@ void postprocess_depth(const void* canonical, TensorType type, const Letterbox& 
   if (!canonical || !out) throw Error(code::kInvalidArgument, "postprocess buffers are missing");
   validate_metric_scale(metricScale);
   const PostprocessLayout L = make_postprocess_layout(box);
-  const ColumnPlan plan = column_plan(L, type == TensorType::Float32 && simd::avx2());
+  const XPassPlan plan = x_pass_plan(L, type == TensorType::Float32 && simd::avx2());
   with_tensor_type(type, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* src = static_cast<const T*>(canonical);
@@ -283,7 +283,7 @@ void postprocess_normals(const void* normals, size_t planeStride, const void* co
     throw Error(code::kInvalidArgument, "normal plane stride is smaller than one plane");
   }
   const PostprocessLayout L = make_postprocess_layout(box);
-  const ColumnPlan plan = column_plan(L, type == TensorType::Float32 && simd::avx2());
+  const XPassPlan plan = x_pass_plan(L, type == TensorType::Float32 && simd::avx2());
   const bool withConfidence = confidence && outConfidence;
   with_tensor_type(type, [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -1,6 +1,7 @@
 // Step 1 on the CPU: one fused pass resize (cv::resize INTER_LINEAR on uint8) + uint8 pad
 // + normalise + planar.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -68,9 +69,9 @@ struct ColumnPlan {
   std::vector<int> b1;
   std::vector<int32_t> weights;
   int vectorEnd = 0;  // columns [0, vectorEnd) may load 4 bytes at b0 and b1 inside the row
-  // The longest run of columns [pairBegin, pairEnd) whose second tap is the pixel after the
-  // first (b1 == b0 + channels) and that may load 8 bytes at b0: one load holds both taps.
-  int pairBegin = 0;
+  // Columns [0, pairEnd) have their second tap on the pixel after the first (b1 == b0 +
+  // channels) and may load 8 bytes at b0: one load holds both taps. Taps only grow and
+  // only the right edge clamps both to one pixel, so these columns are a prefix.
   int pairEnd = 0;
 };
 
@@ -90,17 +91,9 @@ ColumnPlan column_plan(const ColumnTaps& taps, const PreprocessLayout& L, int ch
                              (static_cast<uint32_t>(static_cast<uint16_t>(t.w1)) << 16));
     if (t.i0 * channels + 4 <= rowBytes && t.i1 * channels + 4 <= rowBytes) p.vectorEnd = x + 1;
   }
-  for (int x = 0; x < w;) {
-    int end = x;
-    while (end < w && p.b1[static_cast<size_t>(end)] == p.b0[static_cast<size_t>(end)] + channels &&
-           p.b0[static_cast<size_t>(end)] + 8 <= rowBytes) {
-      ++end;
-    }
-    if (end - x > p.pairEnd - p.pairBegin) {
-      p.pairBegin = x;
-      p.pairEnd = end;
-    }
-    x = end + 1;
+  while (p.pairEnd < w && p.b1[static_cast<size_t>(p.pairEnd)] == p.b0[static_cast<size_t>(p.pairEnd)] + channels &&
+         p.b0[static_cast<size_t>(p.pairEnd)] + 8 <= rowBytes) {
+    ++p.pairEnd;
   }
   return p;
 }
@@ -172,47 +165,63 @@ inline void hpass_gather4(const uint8_t* row, const int* b0, const int* b1, __m1
 }
 
 #if M3D_AVX2
-// The horizontal pass of 3- and 4-byte pixels over columns [from, to) of the plan's pair
-// run, sixteen columns at a time: one 8-byte load per column holds both its taps; per
-// channel, byte shuffles form the (p0, p1) int16 pairs that madd weighs exactly as the
-// SSE2 loop does. Returns the first column it did not do.
+// Byte-shuffle masks of hpass_pairs_avx2, per channel: for a 128-bit lane holding two
+// columns (8 bytes each, both taps of a column), the (p0, p1) pairs of channel byte k of
+// those columns into 32-bit lanes 0 and 1 (mask[0]) or 2 and 3 (mask[1]), zeros elsewhere.
 template <int C, int R, int G, int B>
-M3D_TARGET_AVX2 int hpass_pairs_avx2(const uint8_t* row, const ColumnPlan& p, int w, int from, int to, int16_t* h) {
+struct PairMasks {
+  using Mask = std::array<int8_t, 32>;
+  static constexpr std::array<std::array<Mask, 3>, 2> make() {
+    std::array<std::array<Mask, 3>, 2> m{};
+    const int off[3] = {R, G, B};
+    for (int which = 0; which < 2; ++which) {
+      for (int c = 0; c < 3; ++c) {
+        for (int i = 0; i < 32; ++i) m[which][c][i] = static_cast<int8_t>(-128);
+        for (int lane = 0; lane < 2; ++lane) {
+          for (int col = 0; col < 2; ++col) {
+            const int d = lane * 16 + (which * 2 + col) * 4;
+            m[which][c][d] = static_cast<int8_t>(col * 8 + off[c]);
+            m[which][c][d + 2] = static_cast<int8_t>(col * 8 + C + off[c]);
+          }
+        }
+      }
+    }
+    return m;
+  }
+  static constexpr std::array<std::array<Mask, 3>, 2> value = make();
+};
+
+// Two 128-bit halves as one 256-bit register (lo, hi).
+M3D_TARGET_AVX2 inline __m256i join128(__m128i lo, __m128i hi) {
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+}
+
+// The horizontal pass of 3- and 4-byte pixels over columns [0, p.pairEnd), sixteen
+// columns at a time: one 8-byte load per column holds both its taps; per channel, byte
+// shuffles form the (p0, p1) int16 pairs that madd weighs exactly as the SSE2 loop does.
+// Returns the first column it did not do.
+template <int C, int R, int G, int B>
+M3D_TARGET_AVX2 int hpass_pairs_avx2(const uint8_t* row, const ColumnPlan& p, int w, int16_t* h) {
   static_assert(C == 3 || C == 4, "pixels of 3 or 4 bytes");
   const int* b0 = p.b0.data();
   const int32_t* wp = p.weights.data();
   int16_t* out[3] = {h, h + w, h + 2 * w};
-  // Per channel byte k, for a 128-bit lane holding two columns (8 bytes each): the pairs of
-  // those columns into 32-bit lanes 0 and 1 (first[]) or 2 and 3 (second[]), zeros elsewhere.
-  const int off[3] = {R, G, B};
+  const auto& masks = PairMasks<C, R, G, B>::value;
   __m256i first[3], second[3];
   for (int c = 0; c < 3; ++c) {
-    int8_t m[2][32];
-    for (auto& half : m) {
-      for (auto& byte : half) byte = static_cast<int8_t>(0x80);
-    }
-    for (int lane = 0; lane < 2; ++lane) {
-      for (int col = 0; col < 2; ++col) {
-        for (int which = 0; which < 2; ++which) {
-          int8_t* d = &m[which][lane * 16 + (which * 2 + col) * 4];
-          d[0] = static_cast<int8_t>(col * 8 + off[c]);
-          d[2] = static_cast<int8_t>(col * 8 + C + off[c]);
-        }
-      }
-    }
-    first[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m[0]));
-    second[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m[1]));
+    first[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(masks[0][c].data()));
+    second[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(masks[1][c].data()));
   }
-  int x = from;
-  for (; x + 16 <= to; x += 16) {
+  int x = 0;
+  for (; x + 16 <= p.pairEnd; x += 16) {
     __m128i q[16];
     for (int j = 0; j < 16; ++j) q[j] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + b0[x + j]));
     // Per group g of eight columns: (0, 1 | 4, 5) and (2, 3 | 6, 7) of the group.
     __m256i a[2], b[2];
     for (int g = 0; g < 2; ++g) {
       const __m128i* qg = q + 8 * g;
-      a[g] = _mm256_set_m128i(_mm_unpacklo_epi64(qg[4], qg[5]), _mm_unpacklo_epi64(qg[0], qg[1]));
-      b[g] = _mm256_set_m128i(_mm_unpacklo_epi64(qg[6], qg[7]), _mm_unpacklo_epi64(qg[2], qg[3]));
+      a[g] = join128(_mm_unpacklo_epi64(qg[0], qg[1]), _mm_unpacklo_epi64(qg[4], qg[5]));
+      b[g] = join128(_mm_unpacklo_epi64(qg[2], qg[3]), _mm_unpacklo_epi64(qg[6], qg[7]));
     }
     const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + x));
     const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + x + 8));
@@ -254,7 +263,7 @@ void hpass_simd(const uint8_t* row, const ColumnTaps& taps, const ColumnPlan& p,
       for (int c = 0; c < 3; ++c) _mm_storeu_si128(reinterpret_cast<__m128i*>(out[c] + x), s);
     }
   } else {
-    // Columns [x, to) eight at a time, up to the last group that fits; returns where it stopped.
+    // Columns [from, to) eight at a time, up to the last group that fits; returns where it stopped.
     const auto groups = [&](int from, int to) {
       int c0 = from;
       for (; c0 + 8 <= to; c0 += 8) {
@@ -274,11 +283,7 @@ void hpass_simd(const uint8_t* row, const ColumnTaps& taps, const ColumnPlan& p,
       return c0;
     };
 #if M3D_AVX2
-    if (avx2 && p.pairEnd - p.pairBegin >= 16) {
-      x = groups(0, std::min(p.pairBegin, p.vectorEnd));
-      hpass_portable<C, R, G, B>(row, taps, p, L, x, p.pairBegin, h);
-      x = hpass_pairs_avx2<C, R, G, B>(row, p, w, p.pairBegin, p.pairEnd, h);
-    }
+    if (avx2) x = hpass_pairs_avx2<C, R, G, B>(row, p, w, h);
 #else
     (void)avx2;
 #endif
@@ -317,7 +322,6 @@ M3D_TARGET_AVX2 int vpass_float_avx2(const int16_t* a, const int16_t* b, const C
 template <typename T>
 void vpass_simd(const int16_t* a, const int16_t* b, const CvTap& ty, float mean, float sd, const T* tab, int w,
                 T* dst, bool avx2) {
-  (void)avx2;
   const __m128i w0 = _mm_set1_epi16(static_cast<int16_t>(ty.w0));
   const __m128i w1 = _mm_set1_epi16(static_cast<int16_t>(ty.w1));
   const __m128i two = _mm_set1_epi16(2);
@@ -329,6 +333,8 @@ void vpass_simd(const int16_t* a, const int16_t* b, const CvTap& ty, float mean,
     const __m128 sv = _mm_set1_ps(sd);
 #if M3D_AVX2
     if (avx2) x = vpass_float_avx2(a, b, ty, mean, sd, x, w, dst);
+#else
+    (void)avx2;
 #endif
     for (; x + 8 <= w; x += 8) {
       const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + x));
@@ -341,6 +347,7 @@ void vpass_simd(const int16_t* a, const int16_t* b, const CvTap& ty, float mean,
       _mm_storeu_ps(dst + x + 4, _mm_div_ps(_mm_sub_ps(f1, mv), sv));
     }
   } else {
+    (void)avx2;  // float16 elements come from the byte table: the SSE2 loop
     alignas(16) int16_t bytes[8];
     for (; x + 8 <= w; x += 8) {
       const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + x));
@@ -375,7 +382,7 @@ void preprocess_rows(const ImageView& img, const PreprocessLayout& L, const Norm
   const int w = L.width;
   const bool vector = use_simd();
   const bool avx2 = vector && simd::avx2();
-  (void)vector;
+  (void)vector;  // both unused where the compiler has no SSE2
   (void)avx2;
   std::vector<int16_t> buffer(size_t(6) * static_cast<size_t>(w) + 16);
   int16_t* rows[2] = {buffer.data(), buffer.data() + size_t(3) * static_cast<size_t>(w)};

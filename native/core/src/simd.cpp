@@ -10,7 +10,10 @@ std::atomic<bool> g_allowAvx2{true};
 
 bool cpu_avx2() {
 #if M3D_AVX2
-  static const bool has = __builtin_cpu_supports("avx2") != 0;
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
   return has;
 #else
   return false;
@@ -23,9 +26,10 @@ bool simd::avx2() { return cpu_avx2() && g_allowAvx2.load(std::memory_order_rela
 
 namespace testing {
 
-// Whether this CPU runs the AVX2 loops at all; and turning them off, so that tests
-// compare the SSE2 loops too on a CPU that has AVX2.
+// Whether this CPU runs the AVX2 loops at all; whether they run now; and turning them
+// off, so that tests compare the SSE2 loops too on a CPU that has AVX2.
 bool cpu_has_avx2() { return cpu_avx2(); }
+bool avx2_active() { return simd::avx2(); }
 void allow_avx2(bool on) { g_allowAvx2.store(on, std::memory_order_relaxed); }
 
 }  // namespace testing

@@ -1,5 +1,6 @@
-// SSE2 helpers shared by the CPU loops (x86-64 always has SSE2; other targets take the
-// scalar loops, which compute the same values).
+// Vector helpers shared by the CPU loops: SSE2 where the compiler targets it (x86-64 with
+// GCC or Clang; other targets and MSVC take the scalar loops, which compute the same
+// values), AVX2 loops chosen at run time, and the streaming-store policy.
 #pragma once
 
 #include <cstddef>
@@ -7,23 +8,27 @@
 
 namespace m3d::simd {
 
-// Post-processing results (depth maps, normals, confidence) of at least this many bytes
-// are written with streaming (non-temporal) stores: they go to memory around the caches
-// instead of first reading every destination line into them. Such a result is written
-// once, into a pool block that has usually left the cache since its last use (results
-// are kept by the caller), and is read later. The model input tensor is not streamed:
+// Post-processing results (a depth map; normals with their confidence, sized by the
+// normals) of at least this many bytes are written with streaming (non-temporal) stores:
+// they go to memory around the caches instead of first reading every destination line
+// into them. Such a result is written into a pool block that has usually left the cache
+// since its last use (callers keep their results). Measured on a 32 MiB-L3 CPU: a
+// 1080p depth map (8 MB) is written faster streamed, and a point cloud made from it at
+// once is no slower; maps of 1-2 MB, which the cloud step would still find in the
+// cache, are better written plainly. The model input tensor is never streamed:
 // predict() hands its block back after each forward, so the next request writes into
-// lines still in the cache and its forward reads them at once; nor are organised clouds,
-// whose back-projection measured no faster with them.
-constexpr size_t kStreamBytes = size_t(1) << 20;
+// lines still in the cache and its forward reads them at once; nor are organised
+// clouds, whose back-projection measured no faster with them.
+constexpr size_t kStreamBytes = size_t(4) << 20;
 
 inline bool stream_result(size_t bytes) { return bytes >= kStreamBytes; }
 
 // How many pixels of `floatsPerPixel` floats to write one by one before p + n * floatsPerPixel
 // is 16-byte aligned, as streaming stores need; -1 when no n < 4 gets there.
 inline int pixels_to_alignment(const float* p, int floatsPerPixel) {
+  const uintptr_t address = reinterpret_cast<uintptr_t>(p);
   for (int n = 0; n < 4; ++n) {
-    if ((reinterpret_cast<uintptr_t>(p + n * floatsPerPixel) & 15u) == 0) return n;
+    if (((address + static_cast<uintptr_t>(n * floatsPerPixel) * sizeof(float)) & 15u) == 0) return n;
   }
   return -1;
 }
@@ -36,7 +41,7 @@ bool avx2();
 
 }  // namespace m3d::simd
 
-#if defined(__x86_64__) && defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__)) && !defined(_MSC_VER)
 #include <immintrin.h>
 #define M3D_AVX2 1
 #define M3D_TARGET_AVX2 __attribute__((target("avx2")))

@@ -115,6 +115,26 @@ TEST_CASE("SIMD and portable pre-processing agree on random images") {
   });
 }
 
+// The AVX2 horizontal pass takes sixteen columns at a time while both taps of a column
+// sit in one 8-byte load: content widths around sixteen columns, and source rows of a
+// few pixels (the last columns of a row fall back to the SSE2 and scalar loops).
+TEST_CASE("SIMD and portable pre-processing agree at the edges of the 16-column AVX2 pass") {
+  for_each_simd_path([&] {
+    std::mt19937 rng(16u);
+    int bad = 0;
+    for (const Layout& lay : kLayouts) {
+      for (int contentWidth : {15, 16, 17, 31, 32, 33}) {
+        // A wide image in a narrow input: the content is contentWidth columns wide.
+        if (!compare(rng, 200, 20, lay, 0, 64, contentWidth)) ++bad;
+      }
+      for (int W = 1; W <= 8; ++W) {
+        if (!compare(rng, W, 5, lay, 0, 64, 64)) ++bad;  // upscaled, 8-byte loads near the row end
+      }
+    }
+    CHECK_EQ(bad, 0);
+  });
+}
+
 TEST_CASE("SIMD and portable pre-processing agree across threads") {
   for_each_simd_path([&] {
     std::mt19937 rng(7u);
