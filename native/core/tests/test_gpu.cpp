@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "check.h"
+#include "random.h"
 #include "m3d/gpu.h"
 #include "m3d/limits.h"
 #include "m3d/ops.h"
@@ -96,13 +97,6 @@ std::vector<Case> cases() {
   return out;
 }
 
-std::vector<float> random_floats(size_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 
 constexpr double kTol = 1e-6;  // relative; the same arithmetic runs on both sides
 

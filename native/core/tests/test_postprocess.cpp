@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "check.h"
+#include "random.h"
 #include "simd_paths.h"
 #include "m3d/ops.h"
 #include "reference.h"
@@ -11,11 +12,7 @@ using namespace m3d;
 
 namespace {
 std::vector<float> random_plane(int Hi, int Wi, uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(size_t(Hi) * Wi);
-  for (auto& x : v) x = d(rng);
-  return v;
+  return random_floats(size_t(Hi) * size_t(Wi), seed, lo, hi);
 }
 }  // namespace
 

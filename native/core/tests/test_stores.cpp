@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "check.h"
+#include "random.h"
 #include "simd_paths.h"
 #include "m3d/ops.h"
 #include "m3d/parallel.h"
@@ -37,11 +38,9 @@ size_t mismatches(const float* got, const float* want, size_t n) {
   return bad;
 }
 
+// random_floats() with a NaN every 89 values.
 std::vector<float> random_values(size_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
+  std::vector<float> v = random_floats(n, seed, lo, hi);
   for (size_t i = 0; i < n; i += 89) v[i] = std::numeric_limits<float>::quiet_NaN();
   return v;
 }
